@@ -23,8 +23,8 @@ import (
 )
 
 type echoBody struct {
-	Name  string  `json:"name" validate:"required,min=2"`
-	Kind  string  `json:"kind" validate:"required,oneof=cafe walk"`
+	Name  string `json:"name" validate:"required,min=2"`
+	Kind  string `json:"kind" validate:"required,oneof=cafe walk"`
 	Point struct {
 		Lat float64 `json:"lat" validate:"latitude"`
 	} `json:"point"`
