@@ -186,11 +186,13 @@ func TestMetricsCountRequestsByRouteTemplate(t *testing.T) {
 	srv := newFoundationServer(t, nil)
 	do(t, srv.App, "GET", "/healthz", nil)
 	do(t, srv.App, "GET", "/no/such/thing", nil)
+	do(t, srv.App, "DELETE", "/healthz", nil)
 	_, body := do(t, srv.App, "GET", "/metrics", nil)
 	text := string(body)
 	for _, want := range []string{
 		`clavis_http_requests_total{method="GET",route="/healthz",status="200"} 1`,
 		`clavis_http_requests_total{method="GET",route="unmatched",status="404"} 1`,
+		`clavis_http_requests_total{method="DELETE",route="unmatched",status="405"} 1`,
 		`clavis_http_request_duration_seconds_bucket{method="GET",route="/healthz",status="200"`,
 	} {
 		if !strings.Contains(text, want) {

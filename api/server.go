@@ -90,6 +90,10 @@ func New(deps Deps) (*Server, error) {
 		WriteTimeout:          orDefault(deps.WriteTimeout, 15*time.Second),
 		IdleTimeout:           orDefault(deps.IdleTimeout, 60*time.Second),
 		ErrorHandler:          s.errorHandler,
+		// Fiber's strings point into fasthttp buffers that are reused after
+		// the request; metric labels, caches and goroutines keep them, so
+		// copy (measured: a method label read "GETTTE" without this).
+		Immutable: true,
 		DisableStartupMessage: true,
 		// Wrong method on a known path answers 405, not 404.
 		EnableIPValidation: true,

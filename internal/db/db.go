@@ -66,7 +66,8 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 			return nil, err
 		}
 		d.URI, d.stopDB, d.Embedded = uri, stop, true
-		cfg.Logger.Info("embedded database started", "engine", "ferretdb-sqlite", "dir", cfg.DataDir, "uri", uri)
+		abs, _ := filepath.Abs(cfg.DataDir)
+		cfg.Logger.Info("embedded database started", "engine", "ferretdb-sqlite", "dir", abs, "uri", uri)
 	}
 	client, err := mongo.Connect(options.Client().ApplyURI(d.URI).SetTimeout(30 * time.Second))
 	if err != nil {
