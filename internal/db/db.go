@@ -60,14 +60,14 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	d := &DB{URI: cfg.URI, stopDB: func() {}}
+	var dataDir string
 	if cfg.URI == "" {
-		uri, stop, err := startEmbedded(cfg)
+		uri, dir, stop, err := startEmbedded(cfg)
 		if err != nil {
 			return nil, err
 		}
-		d.URI, d.stopDB, d.Embedded = uri, stop, true
-		abs, _ := filepath.Abs(cfg.DataDir)
-		cfg.Logger.Info("embedded database started", "engine", "ferretdb-sqlite", "dir", abs, "uri", uri)
+		d.URI, d.stopDB, d.Embedded, dataDir = uri, stop, true, dir
+		cfg.Logger.Info("embedded database started", "engine", "ferretdb-sqlite", "dir", dir, "uri", uri)
 	}
 	client, err := mongo.Connect(options.Client().ApplyURI(d.URI).SetTimeout(30 * time.Second))
 	if err != nil {
@@ -84,6 +84,9 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	d.Client = client
 	d.Database = client.Database(cfg.Database)
 	d.gate = NewGate(d.Embedded)
+	if d.Embedded {
+		registerEmbedded(client, embeddedStore{dir: dataDir, log: cfg.Logger})
+	}
 	return d, nil
 }
 
@@ -97,21 +100,24 @@ func (d *DB) Ping(ctx context.Context) error {
 
 // Close disconnects the driver, then stops the embedded database if there is one.
 func (d *DB) Close(ctx context.Context) error {
+	unregisterEmbedded(d.Client)
 	err := d.Client.Disconnect(ctx)
 	d.stopDB()
 	return err
 }
 
-func startEmbedded(cfg Config) (string, func(), error) {
+// startEmbedded returns the listener's URI, the absolute data directory and
+// a stop function.
+func startEmbedded(cfg Config) (string, string, func(), error) {
 	if cfg.DataDir == "" {
-		return "", nil, errors.New("embedded database needs a data directory")
+		return "", "", nil, errors.New("embedded database needs a data directory")
 	}
 	dir, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
-		return "", nil, err
+		return "", "", nil, err
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", nil, fmt.Errorf("create data directory: %w", err)
+		return "", "", nil, fmt.Errorf("create data directory: %w", err)
 	}
 	addr := cfg.EmbeddedAddr
 	if addr == "" {
@@ -122,7 +128,7 @@ func startEmbedded(cfg Config) (string, func(), error) {
 	if !strings.HasSuffix(addr, ":0") {
 		l, err := net.Listen("tcp", addr)
 		if err != nil {
-			return "", nil, fmt.Errorf("embedded database cannot listen on %s: %w", addr, err)
+			return "", "", nil, fmt.Errorf("embedded database cannot listen on %s: %w", addr, err)
 		}
 		_ = l.Close()
 	}
@@ -137,7 +143,7 @@ func startEmbedded(cfg Config) (string, func(), error) {
 		Logger:    logger,
 	})
 	if err != nil {
-		return "", nil, fmt.Errorf("start embedded database: %w", err)
+		return "", "", nil, fmt.Errorf("start embedded database: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -152,7 +158,7 @@ func startEmbedded(cfg Config) (string, func(), error) {
 			<-done
 		})
 	}
-	return f.MongoDBURI(), stop, nil
+	return f.MongoDBURI(), dir, stop, nil
 }
 
 // redact hides a password in a MongoDB URI before it reaches a log or an error.

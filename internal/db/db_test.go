@@ -95,3 +95,24 @@ func TestIsDuplicateKeyFromInsertAndUpdate(t *testing.T) {
 		t.Fatal("unrelated errors must not count as duplicate keys")
 	}
 }
+
+// Restarting the server re-creates every index; with several models at once
+// that used to drop FerretDB's connection.
+func TestEnsureIndexesTwiceWithSeveralModels(t *testing.T) {
+	d := dbtest.New(t)
+	ctx := context.Background()
+	coll := d.Collection("many")
+	models := []mongo.IndexModel{
+		{Keys: bson.D{{Key: "a", Value: 1}}},
+		{Keys: bson.D{{Key: "b", Value: 1}, {Key: "c", Value: 1}}},
+		{Keys: bson.D{{Key: "d", Value: 1}}, Options: options.Index().SetUnique(true)},
+	}
+	for i := range 3 {
+		if err := db.EnsureIndexes(ctx, coll, models...); err != nil {
+			t.Fatalf("start %d: %v", i+1, err)
+		}
+	}
+	if err := d.Ping(ctx); err != nil {
+		t.Fatalf("connection lost after re-creating indexes: %v", err)
+	}
+}

@@ -1,0 +1,85 @@
+package db
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// The lookup index only buys speed: when it cannot be made, EnsureIndexes
+// still succeeds, says so in a warning, and leaves no file behind (an empty
+// <db>.sqlite would stop FerretDB from starting next time).
+func TestLookupIndexFailureOnlyWarns(t *testing.T) {
+	ctx := context.Background()
+	d, err := Open(ctx, Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Close(ctx) })
+	var logs syncBuffer
+	wrong := t.TempDir()
+	registerEmbedded(d.Client, embeddedStore{dir: wrong, log: slog.New(slog.NewTextHandler(&logs, nil))})
+
+	coll := d.Collection("jobs")
+	if err := EnsureIndexes(ctx, coll, mongo.IndexModel{Keys: bson.D{{Key: "at", Value: 1}}}); err != nil {
+		t.Fatalf("EnsureIndexes must not fail for the lookup index: %v", err)
+	}
+	if _, err := coll.InsertOne(ctx, bson.M{"_id": "j1"}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "collection=jobs") {
+		t.Fatalf("want a warning naming the collection, got %q", logs.String())
+	}
+	if files, _ := filepath.Glob(filepath.Join(wrong, "*")); len(files) != 0 {
+		t.Fatalf("a failed attempt created %v", files)
+	}
+	if _, err := os.Stat(filepath.Join(wrong, "clavis.sqlite")); !os.IsNotExist(err) {
+		t.Fatalf("stray database file: %v", err)
+	}
+}
+
+// Against MongoDB, or any client Open did not start, nothing is attempted.
+func TestLookupIndexOnlyForEmbeddedClients(t *testing.T) {
+	if _, ok := embeddedStoreOf(nil); ok {
+		t.Fatal("a nil client must not count as embedded")
+	}
+	ctx := context.Background()
+	d, err := Open(ctx, Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := embeddedStoreOf(d.Client); !ok {
+		t.Fatal("Open in embedded mode must register its client")
+	}
+	if err := d.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := embeddedStoreOf(d.Client); ok {
+		t.Fatal("Close must forget the client")
+	}
+}
