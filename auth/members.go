@@ -1,0 +1,222 @@
+package auth
+
+import (
+	"context"
+	"encoding/base64"
+	"strings"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/clavis-app/clavis/internal/db"
+	"github.com/clavis-app/clavis/internal/fault"
+)
+
+// Page bounds: api.md's lists take ?limit= 1..100, default 20.
+const (
+	DefaultPageSize = 20
+	MaxPageSize     = 100
+)
+
+// MemberFilter narrows a member list; empty fields match all.
+type MemberFilter struct {
+	Role   Role
+	Status Status
+	Limit  int
+	Cursor string
+}
+
+// MemberPage is one page of members; NextCursor is empty on the last page.
+type MemberPage struct {
+	Items      []User
+	NextCursor string
+}
+
+// Audit actions this package writes.
+const (
+	AuditMemberList    = "member.list"
+	AuditMemberApprove = "member.approve"
+	AuditMemberSuspend = "member.suspend"
+)
+
+// coordinatorOf checks that actor coordinates orgID. Anyone else learns
+// nothing about another organisation: it is a NotFound, as if it did not exist.
+func (s *Service) coordinatorOf(ctx context.Context, actor Identity, orgID string) error {
+	if actor.Role != RoleCoordinator || actor.OrgID == "" || actor.OrgID != orgID {
+		return fault.NotFoundf("no such organisation")
+	}
+	_, err := s.Organisation(ctx, orgID)
+	return err
+}
+
+// Members lists an organisation's accounts for its coordinators, oldest
+// first. Every participant shown is written to the audit log.
+func (s *Service) Members(ctx context.Context, actor Identity, orgID string, f MemberFilter) (MemberPage, error) {
+	if err := s.coordinatorOf(ctx, actor, orgID); err != nil {
+		return MemberPage{}, err
+	}
+	var fields []fault.FieldError
+	if f.Role != "" && !ValidRole(f.Role) {
+		fields = append(fields, fault.FieldError{Field: "role", Message: "must be one of: participant, volunteer, coordinator, admin"})
+	}
+	if f.Status != "" && !ValidStatus(f.Status) {
+		fields = append(fields, fault.FieldError{Field: "status", Message: "must be one of: pending, active, suspended"})
+	}
+	if f.Limit == 0 {
+		f.Limit = DefaultPageSize
+	}
+	if f.Limit < 1 || f.Limit > MaxPageSize {
+		fields = append(fields, fault.FieldError{Field: "limit", Message: "must be a whole number from 1 to 100"})
+	}
+	after, ok := decodeCursor(f.Cursor)
+	if !ok {
+		fields = append(fields, fault.FieldError{Field: "cursor", Message: "is not a cursor this list returned"})
+	}
+	if len(fields) > 0 {
+		return MemberPage{}, fault.Invalid(fields...)
+	}
+	filter := bson.M{"org_id": orgID}
+	if f.Role != "" {
+		filter["role"] = f.Role
+	}
+	if f.Status != "" {
+		filter["status"] = f.Status
+	}
+	if after != "" {
+		filter["_id"] = bson.M{"$gt": after}
+	}
+	cur, err := s.users.Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(int64(f.Limit+1)))
+	if err != nil {
+		return MemberPage{}, fault.Wrap(err, "list members")
+	}
+	var docs []userDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return MemberPage{}, fault.Wrap(err, "list members")
+	}
+	var page MemberPage
+	if len(docs) > f.Limit {
+		docs = docs[:f.Limit]
+		page.NextCursor = encodeCursor(docs[len(docs)-1].ID)
+	}
+	page.Items = make([]User, len(docs))
+	var subjects []string
+	for i, d := range docs {
+		page.Items[i] = d.user()
+		if d.Role == RoleParticipant {
+			subjects = append(subjects, d.ID)
+		}
+	}
+	if err := s.auditMany(ctx, actor.UserID, subjects, AuditMemberList); err != nil {
+		return MemberPage{}, err
+	}
+	return page, nil
+}
+
+func encodeCursor(id string) string { return base64.RawURLEncoding.EncodeToString([]byte(id)) }
+
+func decodeCursor(c string) (string, bool) {
+	if c == "" {
+		return "", true
+	}
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || len(b) == 0 || len(b) > 64 || strings.ContainsAny(string(b), "\x00$") {
+		return "", false
+	}
+	return string(b), true
+}
+
+// member loads a participant or volunteer of orgID for a coordinator of it.
+func (s *Service) member(ctx context.Context, actor Identity, orgID, userID string) (userDoc, error) {
+	if err := s.coordinatorOf(ctx, actor, orgID); err != nil {
+		return userDoc{}, err
+	}
+	d, err := s.userDoc(ctx, userID)
+	if fault.KindOf(err) == fault.NotFound || (err == nil && d.OrgID != orgID) {
+		return userDoc{}, fault.NotFoundf("no such member")
+	}
+	if err != nil {
+		return userDoc{}, err
+	}
+	if d.Role != RoleParticipant && d.Role != RoleVolunteer {
+		return userDoc{}, fault.Forbiddenf("coordinators are managed by the administrator")
+	}
+	return d, nil
+}
+
+// Approve makes a pending (or suspended) member active and records the
+// vetting: who approved, when, and their note.
+func (s *Service) Approve(ctx context.Context, actor Identity, orgID, userID, note string) (User, error) {
+	note = strings.TrimSpace(note)
+	if len([]rune(note)) > MaxNoteLen {
+		return User{}, fault.InvalidField("note", "must be at most 1000 characters")
+	}
+	d, err := s.member(ctx, actor, orgID, userID)
+	if err != nil {
+		return User{}, err
+	}
+	if d.Status == StatusActive {
+		return User{}, fault.StateConflictf("the account is already active")
+	}
+	now := s.now()
+	var out userDoc
+	// The status in the filter makes two coordinators acting at once produce
+	// one change and one 409, not two vetting records.
+	err = s.db.Gate().FindOneAndUpdate(ctx, s.users, bson.M{"_id": d.ID, "org_id": orgID, "status": d.Status},
+		bson.M{"$set": bson.M{"status": StatusActive, "vetted_by": actor.UserID, "vetted_at": now,
+			"vetting_note": note, "updated_at": now}},
+		&out, options.FindOneAndUpdate().SetReturnDocument(options.After))
+	if db.IsNotFound(err) {
+		return User{}, fault.StateConflictf("the account changed meanwhile; reload and try again")
+	}
+	if err != nil {
+		return User{}, fault.Wrap(err, "approve member")
+	}
+	s.statusChanged(ctx, out)
+	if out.Role == RoleParticipant {
+		if err := s.Audit(ctx, actor.UserID, out.ID, AuditMemberApprove); err != nil {
+			return User{}, err
+		}
+	}
+	return out.user(), nil
+}
+
+// Suspend stops a member: their sign-ins end now and their access tokens
+// stop working at their next request.
+func (s *Service) Suspend(ctx context.Context, actor Identity, orgID, userID, reason string) (User, error) {
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		return User{}, fault.InvalidField("reason", "is required")
+	}
+	if len([]rune(reason)) > MaxNoteLen {
+		return User{}, fault.InvalidField("reason", "must be at most 1000 characters")
+	}
+	d, err := s.member(ctx, actor, orgID, userID)
+	if err != nil {
+		return User{}, err
+	}
+	if d.Status == StatusSuspended {
+		return User{}, fault.StateConflictf("the account is already suspended")
+	}
+	now := s.now()
+	var out userDoc
+	err = s.db.Gate().FindOneAndUpdate(ctx, s.users, bson.M{"_id": d.ID, "org_id": orgID, "status": d.Status},
+		bson.M{"$set": bson.M{"status": StatusSuspended, "suspended_by": actor.UserID, "suspended_at": now,
+			"suspension_reason": reason, "updated_at": now}},
+		&out, options.FindOneAndUpdate().SetReturnDocument(options.After))
+	if db.IsNotFound(err) {
+		return User{}, fault.StateConflictf("the account changed meanwhile; reload and try again")
+	}
+	if err != nil {
+		return User{}, fault.Wrap(err, "suspend member")
+	}
+	s.statusChanged(ctx, out)
+	if err := s.RevokeAllSessions(ctx, out.ID, "suspended"); err != nil {
+		return User{}, err
+	}
+	if out.Role == RoleParticipant {
+		if err := s.Audit(ctx, actor.UserID, out.ID, AuditMemberSuspend); err != nil {
+			return User{}, err
+		}
+	}
+	return out.user(), nil
+}

@@ -1,0 +1,175 @@
+package auth
+
+import (
+	"context"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/clavis-app/clavis/internal/fault"
+)
+
+// AuditEntry is one read of a person's record by someone else.
+type AuditEntry struct {
+	ID      string    `bson:"_id" json:"id"`
+	Actor   string    `bson:"actor" json:"actor"`
+	Subject string    `bson:"subject" json:"subject"`
+	Action  string    `bson:"action" json:"action"`
+	At      time.Time `bson:"at" json:"at"`
+}
+
+// Audit records that actorID read (or acted on) subjectID's record. Call it
+// from every handler that shows a participant's record to someone other
+// than that participant; coordinators' and admins' reads included. A read
+// of one's own record is not logged. action is a short constant such as
+// "outing.read".
+func (s *Service) Audit(ctx context.Context, actorID, subjectID, action string) error {
+	return s.auditMany(ctx, actorID, []string{subjectID}, action)
+}
+
+func (s *Service) auditMany(ctx context.Context, actorID string, subjects []string, action string) error {
+	now := s.now()
+	docs := make([]any, 0, len(subjects))
+	for _, sub := range subjects {
+		if sub == "" || sub == actorID {
+			continue
+		}
+		docs = append(docs, AuditEntry{ID: newID(), Actor: actorID, Subject: sub, Action: action, At: now})
+	}
+	if len(docs) == 0 {
+		return nil
+	}
+	if _, err := s.audit.InsertMany(ctx, docs); err != nil {
+		return fault.Wrap(err, "write audit log")
+	}
+	return nil
+}
+
+// AuditTrail returns who read subjectID's record, oldest first (at most 1000).
+func (s *Service) AuditTrail(ctx context.Context, subjectID string) ([]AuditEntry, error) {
+	return s.auditWhere(ctx, bson.M{"subject": subjectID})
+}
+
+func (s *Service) auditWhere(ctx context.Context, filter bson.M) ([]AuditEntry, error) {
+	cur, err := s.audit.Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "at", Value: 1}, {Key: "_id", Value: 1}}).SetLimit(1000))
+	if err != nil {
+		return nil, fault.Wrap(err, "read audit log")
+	}
+	out := []AuditEntry{}
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, fault.Wrap(err, "read audit log")
+	}
+	return out, nil
+}
+
+// Export returns everything every package stores about userID (GET /v1/me/export).
+func (s *Service) Export(ctx context.Context, userID string) (map[string]any, error) {
+	if _, err := s.userDoc(ctx, userID); err != nil {
+		return nil, err
+	}
+	out, err := s.personal.Export(ctx, userID)
+	if err != nil {
+		return nil, fault.Wrap(err, "export personal data")
+	}
+	return out, nil
+}
+
+// Erase removes userID's personal data in every package, then the account
+// itself (DELETE /v1/me). Each hook is idempotent, so a failed erase can be
+// run again.
+func (s *Service) Erase(ctx context.Context, userID string) error {
+	if _, err := s.userDoc(ctx, userID); err != nil {
+		return err
+	}
+	// End sign-ins first, so nothing new is written while the hooks run.
+	if err := s.RevokeAllSessions(ctx, userID, "erased"); err != nil {
+		return err
+	}
+	if err := s.personal.Erase(ctx, userID); err != nil {
+		return fault.Wrap(err, "erase personal data")
+	}
+	return nil
+}
+
+// AccountExport is the "account" section of a data export.
+type AccountExport struct {
+	ID             string         `json:"id"`
+	Email          string         `json:"email"`
+	Name           string         `json:"name"`
+	Role           Role           `json:"role"`
+	OrganisationID string         `json:"organisation_id,omitempty"`
+	Status         Status         `json:"status"`
+	Language       string         `json:"language"`
+	CreatedAt      time.Time      `json:"created_at"`
+	UpdatedAt      time.Time      `json:"updated_at"`
+	VettedBy       string         `json:"vetted_by,omitempty"`
+	VettedAt       *time.Time     `json:"vetted_at,omitempty"`
+	VettingNote    string         `json:"vetting_note,omitempty"`
+	SuspendedBy    string         `json:"suspended_by,omitempty"`
+	SuspendedAt    *time.Time     `json:"suspended_at,omitempty"`
+	Suspension     string         `json:"suspension_reason,omitempty"`
+	SignIns        []SignInExport `json:"sign_ins"`
+	// ReadsOfMyRecord is the audit log about this person; ReadsByMe what they read.
+	ReadsOfMyRecord []AuditEntry `json:"reads_of_my_record"`
+	ReadsByMe       []AuditEntry `json:"reads_by_me"`
+}
+
+// SignInExport is one sign-in (refresh-token family), without token material.
+type SignInExport struct {
+	ID        string     `json:"id"`
+	CreatedAt time.Time  `json:"created_at"`
+	Revoked   bool       `json:"revoked"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+}
+
+func (s *Service) exportAccount(ctx context.Context, userID string) (any, error) {
+	d, err := s.userDoc(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	out := AccountExport{ID: d.ID, Email: d.Email, Name: d.Name, Role: d.Role, OrganisationID: d.OrgID,
+		Status: d.Status, Language: d.Language, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
+		VettedBy: d.VettedBy, VettedAt: d.VettedAt, VettingNote: d.VettingNote,
+		SuspendedBy: d.SuspendedBy, SuspendedAt: d.SuspendedAt, Suspension: d.SuspensionReason,
+		SignIns: []SignInExport{}}
+	cur, err := s.families.Find(ctx, bson.M{"user_id": userID}, options.Find().SetSort(bson.D{{Key: "created_at", Value: 1}}).SetLimit(1000))
+	if err != nil {
+		return nil, fault.Wrap(err, "read sign-ins")
+	}
+	var fams []familyDoc
+	if err := cur.All(ctx, &fams); err != nil {
+		return nil, fault.Wrap(err, "read sign-ins")
+	}
+	for _, f := range fams {
+		out.SignIns = append(out.SignIns, SignInExport{ID: f.ID, CreatedAt: f.CreatedAt, Revoked: f.Revoked, RevokedAt: f.RevokedAt})
+	}
+	if out.ReadsOfMyRecord, err = s.auditWhere(ctx, bson.M{"subject": userID}); err != nil {
+		return nil, err
+	}
+	if out.ReadsByMe, err = s.auditWhere(ctx, bson.M{"actor": userID}); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// eraseAccount deletes the account and its token records. Audit entries
+// stay: they hold only ids and record who accessed whose data, which the
+// organisation must be able to show; the ids no longer lead to a person.
+func (s *Service) eraseAccount(ctx context.Context, userID string) error {
+	g := s.db.Gate()
+	for _, c := range []struct {
+		coll   string
+		filter bson.M
+	}{
+		{collRefresh, bson.M{"user_id": userID}},
+		{collUsed, bson.M{"user_id": userID}},
+		{collFamilies, bson.M{"user_id": userID}},
+		{collUsers, bson.M{"_id": userID}},
+	} {
+		if _, err := g.DeleteMany(ctx, s.db.Collection(c.coll), c.filter); err != nil {
+			return fault.Wrap(err, "erase account")
+		}
+	}
+	return nil
+}
