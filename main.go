@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,8 +23,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/clavis-app/clavis/api"
+	"github.com/clavis-app/clavis/auth"
 	"github.com/clavis-app/clavis/internal/clock"
 	"github.com/clavis-app/clavis/internal/db"
+	"github.com/clavis-app/clavis/internal/personal"
+	"github.com/clavis-app/clavis/matching"
+	"github.com/clavis-app/clavis/notify"
+	"github.com/clavis-app/clavis/seed"
 )
 
 // version is set at build time: -ldflags "-X main.version=1.2.3".
@@ -36,6 +42,13 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if len(os.Args) > 1 && os.Args[1] == "seed" {
+		if err := runSeed(ctx, os.Getenv, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "clavis seed:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(ctx, os.Getenv, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "clavis:", err)
 		os.Exit(1)
@@ -50,6 +63,7 @@ type config struct {
 	EmbeddedAddr     string
 	LogLevel         slog.Level
 	CORSOrigins      string
+	TrustedProxies   []string
 	AdminEmail       string
 	AdminPassword    string
 	JWTKeyFile       string
@@ -59,6 +73,8 @@ type config struct {
 	ReminderOffsets  []time.Duration
 	CheckinGrace     time.Duration
 	OfferWave        int
+	OfferWait        time.Duration
+	MatchWeights     matching.Weights
 	ShutdownTimeout  time.Duration
 	WorkerCount      int
 	DebugEmbeddedLog bool
@@ -104,6 +120,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		DataDir:         str("CLAVIS_DATA_DIR", "./data"),
 		EmbeddedAddr:    str("CLAVIS_EMBEDDED_DB_ADDR", "127.0.0.1:0"),
 		CORSOrigins:     str("CLAVIS_CORS_ORIGINS", ""),
+		TrustedProxies:  splitList(str("CLAVIS_TRUSTED_PROXIES", "")),
 		AdminEmail:      str("CLAVIS_ADMIN_EMAIL", ""),
 		AdminPassword:   getenv("CLAVIS_ADMIN_PASSWORD"),
 		JWTKeyFile:      str("CLAVIS_JWT_KEY_FILE", ""),
@@ -112,6 +129,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		GoogleCreds:     str("GOOGLE_APPLICATION_CREDENTIALS", ""),
 		CheckinGrace:    duration("CLAVIS_CHECKIN_GRACE", 10*time.Minute),
 		OfferWave:       integer("CLAVIS_OFFER_WAVE", 5, 1, 100),
+		OfferWait:       duration("CLAVIS_OFFER_WAIT", matching.DefaultOfferWait),
 		ShutdownTimeout: duration("CLAVIS_SHUTDOWN_TIMEOUT", 10*time.Second),
 		WorkerCount:     integer("CLAVIS_WORKERS", 4, 1, 64),
 	}
@@ -135,6 +153,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		c.ReminderOffsets = append(c.ReminderOffsets, d)
 	}
+	if w, err := matching.ParseWeights(getenv("CLAVIS_MATCH_WEIGHTS")); err != nil {
+		bad("CLAVIS_MATCH_WEIGHTS", getenv("CLAVIS_MATCH_WEIGHTS"), err.Error())
+	} else {
+		c.MatchWeights = w
+	}
 	if (c.AdminEmail == "") != (c.AdminPassword == "") {
 		errs = append(errs, "CLAVIS_ADMIN_EMAIL and CLAVIS_ADMIN_PASSWORD go together: set both or neither")
 	}
@@ -148,6 +171,16 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return c, errors.New("bad configuration:\n  " + strings.Join(errs, "\n  "))
 	}
 	return c, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if p := strings.TrimSpace(part); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // run starts everything, waits for ctx to end, then stops in order: stop
@@ -186,15 +219,112 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// Which build is running, for dashboards and for telling replicas apart mid-rollout.
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name:        "clavis_build_info",
+		Help:        "Always 1; the labels name the running build.",
+		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()},
+	}, func() float64 { return 1 }))
 	clk := clock.Real{}
+
+	// Accounts register their export/erase hook first, so that erasing runs
+	// every other package's hook before the account itself is deleted.
+	people := &personal.Registry{}
+	keys, keyPath, keyCreated, err := auth.LoadKeys(cfg.JWTKeyFile, cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	if keyCreated {
+		log.Info("generated an access-token signing key", "path", keyPath, "kid", keys.SigningKeyID())
+	}
+	accounts, err := auth.New(ctx, auth.Config{DB: database, Keys: keys, Clock: clk, Personal: people, Logger: log})
+	if err != nil {
+		return err
+	}
+	if cfg.AdminEmail != "" {
+		created, err := accounts.EnsureAdmin(ctx, cfg.AdminEmail, cfg.AdminPassword)
+		if err != nil {
+			return fmt.Errorf("CLAVIS_ADMIN_EMAIL/CLAVIS_ADMIN_PASSWORD: %w", err)
+		}
+		if created {
+			log.Info("admin account created from CLAVIS_ADMIN_EMAIL")
+		}
+	}
+
+	outings, err := matching.NewService(ctx, database, matching.Config{Clock: clk, Directory: matching.AccountsDirectory(accounts), Logger: log})
+	if err != nil {
+		return err
+	}
+	people.Register(outings.PersonalHook())
+	accounts.OnStatusChange(outings.VolunteerStatusHook)
+	matcher, err := matching.NewMatcher(ctx, outings, matching.MatcherConfig{
+		Weights: cfg.MatchWeights, OfferWave: cfg.OfferWave, OfferWait: cfg.OfferWait, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	people.Register(matcher.PersonalHook())
+	idempotency, err := api.NewIdempotencyStore(ctx, database, clk)
+	if err != nil {
+		return err
+	}
+
+	sender, err := pushSender(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	notifier, err := notify.New(ctx, notify.Config{
+		DB: database, Sender: sender, Directory: notify.AccountsDirectory(accounts), Clock: clk, Logger: log,
+		Registerer: reg, ReminderOffsets: cfg.ReminderOffsets, CheckinGrace: cfg.CheckinGrace, Workers: cfg.WorkerCount,
+		// Outings (the reconciler's source) stays nil until matching offers
+		// ConfirmedOutingsBetween; reminders then come from events alone.
+	})
+	if err != nil {
+		return err
+	}
+	people.Register(notifier.PersonalHook())
 
 	workerCtx, stopWorkers := context.WithCancel(context.Background())
 	var workers sync.WaitGroup
 	_ = workerCtx
+	workers.Add(1)
+	go func() {
+		defer workers.Done()
+		accounts.RunSweeper(workerCtx, time.Hour)
+	}()
+	// Outing events become pushes (notify is the EventSink); the matcher's
+	// sink first turns "offers needed" events into waves of offers.
+	dispatcher := outings.NewDispatcher(matcher.OfferSink(notifier), log)
+	// Push workers and the reminder reconciler; several servers share the jobs.
+	workers.Add(1)
+	go func() {
+		defer workers.Done()
+		notifier.Run(workerCtx)
+	}()
+	workers.Add(4)
+	go func() {
+		defer workers.Done()
+		matcher.OfferWaves().Run(workerCtx)
+	}()
+	go func() {
+		defer workers.Done()
+		dispatcher.Run(workerCtx)
+	}()
+	go func() {
+		defer workers.Done()
+		outings.RunExpirySweep(workerCtx, time.Minute)
+	}()
+	go func() {
+		defer workers.Done()
+		idempotency.RunSweeper(workerCtx, time.Hour, log)
+	}()
 
 	srv, err := api.New(api.Deps{
 		Logger: log, DB: database, Registry: reg, Clock: clk,
-		Version: version, CORSOrigins: cfg.CORSOrigins,
+		Version: version, CORSOrigins: cfg.CORSOrigins, TrustedProxies: cfg.TrustedProxies,
+		Auth: accounts, Accounts: accounts,
+		Matching: outings, Idempotency: idempotency, Matcher: matcher,
+		Devices: notifier.Devices(),
 	})
 	if err != nil {
 		stopWorkers()
@@ -228,4 +358,50 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 	workers.Wait()
 	log.Info("shutdown: background workers stopped")
 	return nil
+}
+
+// runSeed loads the demo organisation (`go run . seed`) into the database
+// the server would use, and prints the demo logins. Running it again
+// changes nothing.
+func runSeed(ctx context.Context, getenv func(string) string, out io.Writer) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	database, err := db.Open(ctx, db.Config{URI: cfg.MongoURI, DataDir: cfg.DataDir, EmbeddedAddr: cfg.EmbeddedAddr, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = database.Close(context.Background()) }()
+	keys, _, _, err := auth.LoadKeys(cfg.JWTKeyFile, cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	accounts, err := auth.New(ctx, auth.Config{DB: database, Keys: keys, Clock: clock.Real{}, Logger: log})
+	if err != nil {
+		return err
+	}
+	return seed.Run(ctx, database, accounts, time.Now(), out)
+}
+
+// pushSender picks how pushes leave: an FCM emulator or fake
+// (CLAVIS_FCM_ENDPOINT, no Google auth), real FCM
+// (GOOGLE_APPLICATION_CREDENTIALS), or, with neither, the log.
+func pushSender(ctx context.Context, cfg config, log *slog.Logger) (notify.Sender, error) {
+	switch {
+	case cfg.FCMEndpoint != "":
+		log.Info("pushes go to the FCM endpoint without Google auth", "endpoint", cfg.FCMEndpoint, "project", cfg.FCMProjectID)
+		return notify.NewFCMSender(ctx, notify.FCMConfig{Endpoint: cfg.FCMEndpoint, ProjectID: cfg.FCMProjectID})
+	case cfg.GoogleCreds != "":
+		s, err := notify.NewFCMSender(ctx, notify.FCMConfig{ProjectID: cfg.FCMProjectID, CredentialsFile: cfg.GoogleCreds})
+		if err != nil {
+			return nil, fmt.Errorf("GOOGLE_APPLICATION_CREDENTIALS: %w", err)
+		}
+		log.Info("pushes go to Firebase Cloud Messaging")
+		return s, nil
+	default:
+		log.Warn("no FCM configured: pushes are logged (type and recipient id), not sent")
+		return notify.LogSender{Log: log.With("component", "notify")}, nil
+	}
 }

@@ -263,3 +263,30 @@ func TestOversizeBodyOverRealListener(t *testing.T) {
 		t.Fatalf("type %q", p.Type)
 	}
 }
+
+// Behind a trusted ingress the client address comes from X-Forwarded-For;
+// from anyone else the header is ignored (it could be forged).
+func TestClientAddressFromTrustedProxyOnly(t *testing.T) {
+	ipRoute := func(s *api.Server) {
+		_ = s.Handle(api.Route{Method: "GET", Path: "/test/ip", Summary: "ip"}, func(c *fiber.Ctx) error {
+			return c.SendString(c.IP())
+		})
+	}
+	for _, tc := range []struct {
+		trusted []string
+		want    string
+	}{
+		{[]string{"0.0.0.0/8"}, "203.0.113.7"}, // app.Test connects from 0.0.0.0
+		{[]string{"10.0.0.0/8"}, "0.0.0.0"},
+		{nil, "0.0.0.0"},
+	} {
+		srv, err := api.New(api.Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), TrustedProxies: tc.trusted, Extra: ipRoute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, body := do(t, srv.App, "GET", "/test/ip", nil, "X-Forwarded-For", "203.0.113.7")
+		if string(body) != tc.want {
+			t.Errorf("trusted %v: client address %q, want %q", tc.trusted, body, tc.want)
+		}
+	}
+}

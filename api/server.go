@@ -22,6 +22,7 @@ import (
 	"github.com/clavis-app/clavis/auth"
 	"github.com/clavis-app/clavis/internal/clock"
 	"github.com/clavis-app/clavis/internal/fault"
+	"github.com/clavis-app/clavis/matching"
 )
 
 // BodyLimit is the largest request body accepted (api.md: 64 KiB).
@@ -48,10 +49,28 @@ type Deps struct {
 	Version  string
 	// CORSOrigins is a comma-separated allow list; empty leaves CORS off.
 	CORSOrigins string
+	// TrustedProxies are addresses or CIDRs of reverse proxies whose
+	// X-Forwarded-For names the client; without them every client behind an
+	// ingress would share the proxy's address (and its login-failure limit).
+	TrustedProxies []string
 	// ReadTimeout, WriteTimeout and IdleTimeout default to 15 s, 15 s and 60 s.
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 	// Extra registers more routes; tests use it (for example a route that panics).
 	Extra func(s *Server)
+	// Devices keeps push tokens (notify.Devices); main.go passes the notify
+	// service's registry.
+	Devices DeviceRegistry
+	// Accounts serves /v1/auth/*, /v1/me* and /v1/organisations/*; main.go
+	// passes the same service as Auth.
+	Accounts *auth.Service
+	// Matching serves profiles and outings; main.go builds it.
+	Matching *matching.Service
+	// Idempotency keeps the first answers of creating POSTs sent with an
+	// Idempotency-Key; nil ignores the header.
+	Idempotency *IdempotencyStore
+	// Matcher serves candidates, offers and participants' volunteer
+	// preferences; main.go builds it on Matching.
+	Matcher *matching.Matcher
 }
 
 // Server holds the app, its document and its dependencies.
@@ -84,20 +103,28 @@ func New(deps Deps) (*Server, error) {
 	s := &Server{deps: deps, log: deps.Logger, validate: newValidator(), doc: newDoc(deps.Version)}
 	s.metrics = newHTTPMetrics(deps.Registry)
 	s.App = fiber.New(fiber.Config{
-		AppName:               "clavis",
-		BodyLimit:             BodyLimit,
-		ReadTimeout:           orDefault(deps.ReadTimeout, 15*time.Second),
-		WriteTimeout:          orDefault(deps.WriteTimeout, 15*time.Second),
-		IdleTimeout:           orDefault(deps.IdleTimeout, 60*time.Second),
-		ErrorHandler:          s.errorHandler,
+		AppName:      "clavis",
+		BodyLimit:    BodyLimit,
+		ReadTimeout:  orDefault(deps.ReadTimeout, 15*time.Second),
+		WriteTimeout: orDefault(deps.WriteTimeout, 15*time.Second),
+		IdleTimeout:  orDefault(deps.IdleTimeout, 60*time.Second),
+		ErrorHandler: s.errorHandler,
 		// Fiber's strings point into fasthttp buffers that are reused after
 		// the request; metric labels, caches and goroutines keep them, so
 		// copy (measured: a method label read "GETTTE" without this).
-		Immutable: true,
+		Immutable:             true,
 		DisableStartupMessage: true,
 		// Wrong method on a known path answers 405, not 404.
 		EnableIPValidation: true,
 		ReadBufferSize:     8192,
+		ProxyHeader: func() string {
+			if len(deps.TrustedProxies) > 0 {
+				return fiber.HeaderXForwardedFor
+			}
+			return ""
+		}(),
+		EnableTrustedProxyCheck: len(deps.TrustedProxies) > 0,
+		TrustedProxies:          deps.TrustedProxies,
 	})
 	s.App.Use(requestid.New(requestid.Config{Header: fiber.HeaderXRequestID}))
 	s.App.Use(s.accessLog)
@@ -123,6 +150,13 @@ func New(deps Deps) (*Server, error) {
 func (s *Server) registerRoutes() error {
 	for _, register := range []func() error{
 		s.opsRoutes,
+		s.authRoutes,
+		s.orgRoutes,
+		s.profileRoutes,
+		s.outingRoutes,
+		s.candidateRoutes,
+		s.preferenceRoutes,
+		s.deviceRoutes,
 	} {
 		if err := register(); err != nil {
 			return err

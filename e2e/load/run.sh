@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# Load run on the embedded store (FerretDB + SQLite), end to end, on this
+# machine: build, seed the demo data, start one server, then wrk on
+# GET /v1/outings/{id} (as the participant, and as a coordinator) and
+# GET /v1/volunteers/me/offers (as a volunteer), sampling the server's RSS;
+# then stop the server and run the same reads without HTTP as Go
+# benchmarks (e2e/driver_bench_test.go), and print the API/driver ratios.
+# Needs wrk, curl, jq, python3 and go. See README.md, "Runbook".
+#
+#   e2e/load/run.sh                       # 30 s, 64 connections, 2 threads
+#   DURATION=10s CONNECTIONS=16 e2e/load/run.sh
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+duration=${DURATION:-30s}
+conns=${CONNECTIONS:-64}
+threads=${THREADS:-2}
+port=${LOAD_PORT:-18080}
+benchtime=${BENCHTIME:-2s}
+count=${COUNT:-5}
+out=${OUT:-$(mktemp -d /tmp/clavis-load.XXXXXX)}
+mkdir -p "$out"
+for tool in wrk curl jq python3 go; do
+  command -v "$tool" >/dev/null || { echo "run.sh: $tool is required" >&2; exit 1; }
+done
+if curl -s -o /dev/null "http://127.0.0.1:$port/healthz"; then
+  echo "run.sh: port $port is taken; set LOAD_PORT" >&2; exit 1
+fi
+
+echo "== results in $out"
+echo "== machine: $(nproc) CPUs, $(awk '/MemTotal/{printf "%.1f GiB", $2/1048576}' /proc/meminfo), $(go version | cut -d' ' -f3), $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2)"
+
+echo "== build"
+(cd "$root" && go build -o "$out/clavis" .)
+
+echo "== seed (embedded store in $out/data)"
+export CLAVIS_DATA_DIR="$out/data"
+unset MONGODB_URI CLAVIS_EMBEDDED_DB_ADDR CLAVIS_FCM_ENDPOINT GOOGLE_APPLICATION_CREDENTIALS
+"$out/clavis" seed | tee "$out/seed.txt"
+outing=$(grep -o 'cafe-open [0-9a-f]*' "$out/seed.txt" | cut -d' ' -f2)
+[ -n "$outing" ] || { echo "run.sh: no cafe-open outing in the seed output" >&2; exit 1; }
+
+echo "== start server on :$port (LOG_LEVEL=${LOG_LEVEL:-info}, access log to $out/server.log)"
+PORT=$port "$out/clavis" 2>"$out/server.log" &
+server=$!
+cleanup() { kill -TERM "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; }
+trap cleanup EXIT
+for _ in $(seq 100); do
+  curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break
+  sleep 0.1
+done
+curl -sf "http://127.0.0.1:$port/readyz" >/dev/null || { echo "server not ready"; cat "$out/server.log"; exit 1; }
+
+login() {
+  curl -sf -X POST "http://127.0.0.1:$port/v1/auth/login" -H 'Content-Type: application/json' \
+    -d "{\"email\":\"$1@demo.clavis.app\",\"password\":\"clavis-demo-2026\"}" | jq -r .access_token
+}
+
+rss_kib() { awk '/^VmRSS/{print $2}' "/proc/$server/status"; }
+heap_mib() { curl -s "http://127.0.0.1:$port/metrics" | awk '/^go_memstats_heap_inuse_bytes/{printf "%.1f", $2/1048576}'; }
+
+echo "server RSS when ready: $(rss_kib) KiB"
+# Log everyone in first: each login hashes with Argon2id (64 MiB), memory the
+# Go runtime hands back to the OS only gradually, so logging in just before
+# a run would put those 64 MiB into that run's RSS. Tokens last 15 minutes.
+tok_pia=$(login pia)
+tok_vera=$(login vera)
+tok_coordinator=$(login coordinator)
+echo "server RSS after 3 logins: $(rss_kib) KiB"
+# A short unmeasured warm-up: connections, caches, and the first garbage
+# collections (which release the logins' Argon2 memory) happen here.
+TOKEN=$tok_pia wrk -t"$threads" -c"$conns" -d5s -s "$here/auth.lua" "http://127.0.0.1:$port/v1/outings/$outing" >/dev/null
+echo "server RSS after a 5 s warm-up: $(rss_kib) KiB"
+
+# load NAME TOKEN PATH: one wrk run with the server's RSS sampled every 200 ms.
+load() {
+  local name=$1 token=$2 path=$3 check
+  check=$(curl -s -o "$out/$name.sample.json" -w '%{http_code} %{size_download}' \
+    -H "Authorization: Bearer $token" "http://127.0.0.1:$port$path")
+  echo "== $name: GET $path (one request first: status and bytes $check)"
+  [ "${check%% *}" = 200 ] || { cat "$out/$name.sample.json"; exit 1; }
+  # Other work on this machine skews every figure: show what else ran.
+  echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); busiest other processes:" | tee "$out/$name.machine"
+  top -b -n 2 -d 0.5 -w 120 | awk '/^top -/{n++} n==2' | awk 'f && $9+0 >= 5; /PID/{f=1}' | head -5 | tee -a "$out/$name.machine"
+  echo "rss_before_kib $(rss_kib)" >"$out/$name.rss"
+  ( while kill -0 "$server" 2>/dev/null; do
+      echo "rss_kib $(rss_kib || echo 0)"
+      sleep 0.2
+    done ) >>"$out/$name.rss" &
+  local sampler=$!
+  TOKEN=$token wrk -t"$threads" -c"$conns" -d"$duration" --latency -s "$here/auth.lua" \
+    "http://127.0.0.1:$port$path" | tee "$out/$name.wrk"
+  kill "$sampler" 2>/dev/null || true
+  wait "$sampler" 2>/dev/null || true
+  echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/$name.machine"
+  echo "rss_after_kib $(rss_kib)" >>"$out/$name.rss"
+  echo "heap_inuse_mib $(heap_mib)" >>"$out/$name.rss"
+  if grep -q 'Non-2xx' "$out/$name.wrk"; then echo "run.sh: $name had non-2xx answers" >&2; exit 1; fi
+  awk '$1=="rss_kib" && $2>m {m=$2} END {printf "server RSS during the run: max %d KiB (%d samples)\n", m, NR-1}' "$out/$name.rss"
+}
+
+load outing_participant "$tok_pia" "/v1/outings/$outing"
+load offers_volunteer "$tok_vera" "/v1/volunteers/me/offers"
+load outing_coordinator "$tok_coordinator" "/v1/outings/$outing"
+grep '^VmHWM' "/proc/$server/status" | tee "$out/server.hwm"
+echo "requests served, from /metrics:"
+curl -s "http://127.0.0.1:$port/metrics" | grep '^clavis_http_requests_total' | tee "$out/metrics.txt"
+
+echo "== stop server"
+cleanup
+trap - EXIT
+grep -c '"msg":"request"' "$out/server.log" | sed 's/^/access-log lines: /'
+
+echo "== Go benchmarks, same reads without HTTP (benchtime $benchtime, count $count)"
+(cd "$root" && go test ./e2e -run '^$' -bench . -benchtime "$benchtime" -count "$count" -v) | tee "$out/bench.txt" \
+  | grep -E '^(Benchmark|    driver_bench_test)' || true
+
+echo "== summary"
+python3 - "$out" <<'PY'
+import re, statistics, sys, os
+out = sys.argv[1]
+def wrk(name):
+    t = open(os.path.join(out, name + ".wrk")).read()
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
+    def pct(p):
+        v, u = re.search(r"^\s+%s%%\s+([\d.]+)(us|ms|s)\s*$" % p, t, re.M).groups()
+        return float(v) * {"us": 1e-3, "ms": 1, "s": 1e3}[u]
+    rss = [l.split() for l in open(os.path.join(out, name + ".rss"))]
+    mx = max(int(v) for k, v in rss if k == "rss_kib" and v.isdigit())
+    return rps, pct(50), pct(99), mx / 1024
+bench = {}
+for line in open(os.path.join(out, "bench.txt")):
+    m = re.match(r"^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op", line)
+    if m:
+        bench.setdefault(m.group(1), []).append(float(m.group(2)))
+med = {k: statistics.median(v) for k, v in bench.items()}
+ops = lambda k: 1e9 / med[k]
+print("HTTP, wrk (embedded store):")
+rows = [("outing_participant", "GET /v1/outings/{id} as participant"),
+        ("offers_volunteer", "GET /v1/volunteers/me/offers as volunteer"),
+        ("outing_coordinator", "GET /v1/outings/{id} as coordinator (+2 audit inserts)")]
+api = {}
+for name, label in rows:
+    rps, p50, p99, rss = wrk(name)
+    api[name] = rps
+    print(f"  {label:55s} {rps:9.1f} req/s  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  RSS max {rss:6.1f} MiB")
+print("Go benchmarks, median of %d (ops/s = 1e9 / ns/op):" % len(next(iter(bench.values()))))
+for k in sorted(med):
+    print(f"  {k:40s} {med[k]/1e3:10.1f} µs/op  {ops(k):9.1f} ops/s")
+print("API / driver, 64 concurrent (how many times the driver-level throughput exceeds the API's):")
+for name, drv in [("outing_participant", "BenchmarkDriverOutingByID/c64"),
+                  ("outing_participant", "BenchmarkDriverOutingRequest/c64"),
+                  ("outing_participant", "BenchmarkServiceOuting/c64"),
+                  ("offers_volunteer", "BenchmarkDriverOffersRequest/c64"),
+                  ("offers_volunteer", "BenchmarkServiceOffers/c64")]:
+    if drv in med:
+        print(f"  {name:20s} vs {drv:36s} driver {ops(drv):8.1f}/s  API {api[name]:8.1f}/s  API/driver = {api[name]/ops(drv):.2f}")
+PY
