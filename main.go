@@ -276,8 +276,15 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 	notifier, err := notify.New(ctx, notify.Config{
 		DB: database, Sender: sender, Directory: notify.AccountsDirectory(accounts), Clock: clk, Logger: log,
 		Registerer: reg, ReminderOffsets: cfg.ReminderOffsets, CheckinGrace: cfg.CheckinGrace, Workers: cfg.WorkerCount,
-		// Outings (the reconciler's source) stays nil until matching offers
-		// ConfirmedOutingsBetween; reminders then come from events alone.
+		Outings: notify.OutingsFunc(func(ctx context.Context, from, to time.Time) ([]notify.OutingRef, error) {
+			confirmed, err := outings.ConfirmedOutingsBetween(ctx, from, to)
+			refs := make([]notify.OutingRef, len(confirmed))
+			for i, o := range confirmed {
+				refs[i] = notify.OutingRef{ID: o.ID, OrgID: o.OrgID, ParticipantID: o.ParticipantID,
+					VolunteerID: o.VolunteerID, StartsAt: o.StartsAt, EndsAt: o.EndsAt}
+			}
+			return refs, err
+		}),
 	})
 	if err != nil {
 		return err
