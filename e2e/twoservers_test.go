@@ -42,7 +42,10 @@ import (
 // process, so what keeps two processes from sending a push twice here is the
 // unique insert on push_claims (and push_done), the arbiter that is also what
 // several servers on MongoDB rely on. This is a demonstration of that
-// arbiter, not a supported deployment: several servers need MongoDB.
+// arbiter, not a supported deployment: several servers need MongoDB. Plain
+// updates of one document by both processes at once are not safe on
+// FerretDB either, so the flow lets one server finish with the outing
+// before the other writes it (see settled).
 func TestTwoServersOneDatabaseRemindersOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs two server processes for about a minute")

@@ -57,7 +57,7 @@ func (s *Service) Consume(ctx context.Context, e matching.Event) error {
 		}
 		dropped = append(dropped, e.OutingID)
 		switch e.Type {
-		case matching.EventRejected, matching.EventReopened, matching.EventCancelled:
+		case matching.EventRejected, matching.EventReopened, matching.EventCancelled, matching.EventExpired:
 			push(e.Type, direct, e.ToCoordinators)
 		}
 	case matching.EventRescheduled:
@@ -72,10 +72,10 @@ func (s *Service) Consume(ctx context.Context, e matching.Event) error {
 			return err
 		}
 		dropped = append(dropped, e.OutingID)
-	case matching.EventReminder, matching.EventCheckinMissed:
+	case matching.EventReminder, matching.EventCheckinMissed, matching.EventNoCandidates:
 		push(e.Type, direct, e.ToCoordinators)
 	default:
-		// outing.no_candidates and future events: nobody is pushed.
+		// Future events: nobody is pushed.
 		return nil
 	}
 	if len(dropped) > 0 {
@@ -125,6 +125,11 @@ func (s *Service) countCreated(jobs []job, n int, source string) {
 // deadlineOf is when a push about an outing stops being useful: its start,
 // or for a missed check-in its end.
 func deadlineOf(pushType string, start, end time.Time) time.Time {
+	if pushType == matching.EventExpired {
+		// Expiry happens after the start by definition; "nobody could be
+		// found this time" still helps the participant later that day.
+		return start.Add(12 * time.Hour)
+	}
 	if pushType == matching.EventCheckinMissed {
 		if end.After(start) {
 			return end

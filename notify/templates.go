@@ -16,6 +16,9 @@ import (
 var PushTypes = []string{
 	matching.EventOffer, matching.EventAccepted, matching.EventApproved, matching.EventRejected,
 	matching.EventCancelled, matching.EventReopened, matching.EventReminder, matching.EventCheckinMissed,
+	// Beyond api.md's list: an expired request tells the participant kindly
+	// that nobody could be found, and coordinators hear when offers run dry.
+	matching.EventExpired, matching.EventNoCandidates,
 }
 
 // Languages are the languages every template exists in; the first is the fallback.
