@@ -281,11 +281,11 @@ func candidateFrom(p *VolunteerProfile) Candidate {
 	return c
 }
 
-// lazyAvailability compiles a stored availability on first use. Compiling
-// loads the time zone (time.LoadLocation reads the zone database on every
-// call; in BenchmarkCandidatesEndpoint it was a third of the request's Go
-// time), and most volunteers of a prefilter are ruled out by distance
-// before ranking asks about their time.
+// lazyAvailability compiles a stored availability on first use: most
+// volunteers of a prefilter are ruled out by distance before ranking asks
+// about their time. (Zones are cached by availability.LoadZone; before that,
+// time.LoadLocation parsing the zone database was a third of the request's
+// Go time in BenchmarkCandidatesEndpoint.)
 type lazyAvailability struct {
 	p    *VolunteerProfile
 	w    *availability.Week
@@ -318,7 +318,7 @@ func zoneOf(c *Candidate) *time.Location {
 			return w.Location()
 		}
 	}
-	loc, err := time.LoadLocation(DefaultTimeZone)
+	loc, err := availability.LoadZone(DefaultTimeZone) // cached: one parse per process
 	if err != nil {
 		return time.UTC
 	}

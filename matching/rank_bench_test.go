@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 	_ "time/tzdata" // Europe/Stockholm on machines without a zone database
+
+	"github.com/clavis-app/clavis/matching/availability"
 )
 
 // weeklySlots is a benchmark stand-in for the real weekly availability: it
@@ -49,8 +51,10 @@ func (w *weeklySlots) Slack(start, end time.Time) time.Duration {
 
 // benchVolunteers builds n volunteers as the store would hand them over for
 // an outing at Halmstad C: same organisation, mostly active and vetted, homes
-// spread over the cells covering MaxTravelRadiusKm.
-func benchVolunteers(b *testing.B, n int) (MatchRequest, []Candidate) {
+// spread over the cells covering MaxTravelRadiusKm. With real, availability
+// is the compiled week of a stored profile, as candidateFrom hands it to
+// ranking; otherwise the weeklySlots stand-in with the same slots.
+func benchVolunteers(b *testing.B, n int, real bool) (MatchRequest, []Candidate) {
 	b.Helper()
 	loc, err := time.LoadLocation("Europe/Stockholm")
 	if err != nil {
@@ -78,13 +82,17 @@ func benchVolunteers(b *testing.B, n int) (MatchRequest, []Candidate) {
 				w.slots[d] = append(w.slots[d], [2]int{from, from + 120 + rng.IntN(8)*60})
 			}
 		}
+		var avail Availability = w
+		if real {
+			avail = realWeek(b, w, i)
+		}
 		c := Candidate{
 			ID: fmt.Sprintf("v%06d", i), Name: "Volunteer", OrgID: "org-1",
 			Active: rng.IntN(50) != 0, Vetted: rng.IntN(50) != 0,
 			HomeLat: lat, HomeLon: lon, TravelRadiusKm: float64(5 + rng.IntN(26)),
 			Languages: []string{"sv", "en"}[:1+rng.IntN(2)], Gender: "female",
 			Skills:            []string{"public_transport", "mental_health", "crafts"}[:rng.IntN(4)],
-			MaxOutingsPerWeek: 1 + rng.IntN(4), Availability: w,
+			MaxOutingsPerWeek: 1 + rng.IntN(4), Availability: avail,
 			OutingsThisWeek: rng.IntN(3), OutingsLast30Days: rng.IntN(10),
 			CompletedWith: rng.IntN(3) / 2 * rng.IntN(4), AvgRatingWith: float64(rng.IntN(6)),
 			AvgRating: 3 + rng.Float64()*2, Ratings: rng.IntN(30),
@@ -101,8 +109,36 @@ func benchVolunteers(b *testing.B, n int) (MatchRequest, []Candidate) {
 	return req, cands
 }
 
+// realWeek is w as a volunteer would have stored it: the same slots in
+// Europe/Stockholm, and for one volunteer in ten an absence in the outing's
+// week (before it, so it cuts slack without ruling the volunteer out).
+func realWeek(b *testing.B, w *weeklySlots, i int) Availability {
+	b.Helper()
+	days := [7]string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
+	clock := func(m int) string { return fmt.Sprintf("%02d:%02d", m/60, m%60) }
+	spec := availability.Spec{TimeZone: "Europe/Stockholm", Weekly: []availability.SlotSpec{}, Exceptions: []availability.Exception{}}
+	for d, slots := range w.slots {
+		for _, s := range slots {
+			spec.Weekly = append(spec.Weekly, availability.SlotSpec{Weekday: days[d], Start: clock(s[0]), End: clock(s[1])})
+		}
+	}
+	if i%10 == 0 {
+		spec.Exceptions = append(spec.Exceptions, availability.Exception{From: "2026-03-09T08:00:00+01:00", To: "2026-03-12T09:30:00+01:00"})
+	}
+	p := &VolunteerProfile{UserID: fmt.Sprintf("v%06d", i), Availability: &spec}
+	week := p.Week()
+	if week == nil {
+		b.Fatalf("volunteer %d: availability does not compile: %+v", i, spec)
+	}
+	return week
+}
+
 func benchRank(b *testing.B, n int, opt RankOptions) {
-	req, cands := benchVolunteers(b, n)
+	benchRankWith(b, n, true, opt)
+}
+
+func benchRankWith(b *testing.B, n int, real bool, opt RankOptions) {
+	req, cands := benchVolunteers(b, n, real)
 	all, _ := Rank(req, cands, RankOptions{})
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -121,6 +157,11 @@ func BenchmarkRank100k(b *testing.B) {
 	benchRank(b, 100_000, RankOptions{Lang: "sv", Limit: 100})
 }
 
+// The stand-in availability, to compare the real week against.
+func BenchmarkRank100kStandInAvailability(b *testing.B) {
+	benchRankWith(b, 100_000, false, RankOptions{Lang: "sv", Limit: 100})
+}
+
 // Worst case: every eligible volunteer with reasons, and every exclusion.
 func BenchmarkRank100kAllWithExcluded(b *testing.B) {
 	benchRank(b, 100_000, RankOptions{Lang: "sv", IncludeExcluded: true})
@@ -129,7 +170,7 @@ func BenchmarkRank100kAllWithExcluded(b *testing.B) {
 // The ranking core alone: availability that costs nothing, so what remains
 // is distance, rules, scoring and the heap.
 func BenchmarkRank100kCheapAvailability(b *testing.B) {
-	req, cands := benchVolunteers(b, 100_000)
+	req, cands := benchVolunteers(b, 100_000, false)
 	for i := range cands {
 		cands[i].Availability = always{slack: time.Hour}
 	}

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 	_ "time/tzdata" // Europe/Stockholm must be known even in a bare container
 
@@ -24,9 +25,10 @@ import (
 
 // Limits keep one volunteer's availability small enough to check quickly.
 const (
-	MaxSlots      = 50
-	MaxExceptions = 100
-	minutesPerDay = 24 * 60
+	MaxSlots       = 50
+	MaxExceptions  = 100
+	minutesPerDay  = 24 * 60
+	minutesPerWeek = 7 * minutesPerDay
 )
 
 // Spec is availability as the volunteer writes it and as it is stored:
@@ -51,11 +53,25 @@ type Exception struct {
 }
 
 // Week is a compiled, valid Spec, ready to answer Covers and Slack.
+//
+// Ranking asks every prefiltered volunteer (up to 100 000 per outing), so
+// the week is also kept as cycle: the slots as stretches of the week in
+// local minutes, joined where they meet. While the zone's offset stays the
+// same around an outing (every day but a few near clock changes), a slot's
+// instants are its wall minutes minus that offset, and Covers and Slack
+// answer from cycle without building or allocating anything. Near a clock
+// change they take the long way with time.Date (slowWindow), which is the
+// definition the fast way must agree with.
 type Week struct {
 	loc      *time.Location
 	slots    []slot
-	absences []interval
+	absences []interval // sorted by from
+	cycle    []stretch  // sorted, apart; the last may run past the week's end into its start
+	allWeek  bool       // the slots cover the whole week without a gap
 }
+
+// stretch is [from, to] in minutes after Sunday 00:00 local wall time.
+type stretch struct{ from, to int }
 
 type slot struct {
 	day        time.Weekday
@@ -69,13 +85,27 @@ var weekdays = map[string]time.Weekday{
 	"fri": time.Friday, "sat": time.Saturday, "sun": time.Sunday,
 }
 
+// zones caches loaded locations by name: with the embedded zone database
+// time.LoadLocation parses the zone's data on every call, and every profile
+// a query loads compiles its week. A *time.Location is immutable once
+// loaded, so one is shared by all goroutines.
+var zones sync.Map // name → *time.Location
+
 // LoadZone checks an IANA time zone name. "Local" and "" are refused: they
 // would mean whatever the server happens to run in.
 func LoadZone(name string) (*time.Location, error) {
 	if name == "" || name == "Local" {
 		return nil, fmt.Errorf("unknown time zone %q", name)
 	}
-	return time.LoadLocation(name)
+	if loc, ok := zones.Load(name); ok {
+		return loc.(*time.Location), nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, err
+	}
+	zones.Store(name, loc)
+	return loc, nil
 }
 
 // Compile validates s and returns its Week. Every broken rule is reported
@@ -101,21 +131,21 @@ func Compile(s Spec) (*Week, error) {
 	w := &Week{loc: loc}
 	index := make([]int, 0, len(s.Weekly)) // position in s.Weekly of each w.slots entry
 	for i, in := range s.Weekly {
-		field := fmt.Sprintf("weekly[%d]", i)
+		field := func() string { return fmt.Sprintf("weekly[%d]", i) } // only named when broken
 		day, okDay := weekdays[strings.ToLower(in.Weekday)]
 		if !okDay {
-			bad(field+".weekday", "must be one of: mon, tue, wed, thu, fri, sat, sun")
+			bad(field()+".weekday", "must be one of: mon, tue, wed, thu, fri, sat, sun")
 		}
 		start, okStart := parseClock(in.Start, false)
 		if !okStart {
-			bad(field+".start", "must be a time HH:MM from 00:00 to 23:59")
+			bad(field()+".start", "must be a time HH:MM from 00:00 to 23:59")
 		}
 		end, okEnd := parseClock(in.End, true)
 		if !okEnd {
-			bad(field+".end", "must be a time HH:MM from 00:01 to 24:00")
+			bad(field()+".end", "must be a time HH:MM from 00:01 to 24:00")
 		}
 		if okStart && okEnd && end <= start {
-			bad(field+".end", "must be after start")
+			bad(field()+".end", "must be after start")
 			continue
 		}
 		if okDay && okStart && okEnd {
@@ -134,18 +164,18 @@ func Compile(s Spec) (*Week, error) {
 		}
 	}
 	for i, ex := range s.Exceptions {
-		field := fmt.Sprintf("exceptions[%d]", i)
+		field := func() string { return fmt.Sprintf("exceptions[%d]", i) }
 		from, errFrom := time.Parse(time.RFC3339, ex.From)
 		if errFrom != nil {
-			bad(field+".from", "must be an RFC 3339 time such as 2026-07-01T00:00:00+02:00")
+			bad(field()+".from", "must be an RFC 3339 time such as 2026-07-01T00:00:00+02:00")
 		}
 		to, errTo := time.Parse(time.RFC3339, ex.To)
 		if errTo != nil {
-			bad(field+".to", "must be an RFC 3339 time such as 2026-07-15T00:00:00+02:00")
+			bad(field()+".to", "must be an RFC 3339 time such as 2026-07-15T00:00:00+02:00")
 		}
 		if errFrom == nil && errTo == nil {
 			if !to.After(from) {
-				bad(field+".to", "must be after from")
+				bad(field()+".to", "must be after from")
 				continue
 			}
 			w.absences = append(w.absences, interval{from, to})
@@ -155,7 +185,38 @@ func Compile(s Spec) (*Week, error) {
 		return nil, fault.Invalid(errs...)
 	}
 	sort.Slice(w.absences, func(i, j int) bool { return w.absences[i].from.Before(w.absences[j].from) })
+	w.cycle, w.allWeek = cycleOf(w.slots)
 	return w, nil
+}
+
+// cycleOf joins the slots into stretches of the week. Slots that meet (at
+// midnight, or touching on one day) join, as freeWindows joins their
+// instants; a stretch ending Saturday 24:00 joins one starting Sunday 00:00
+// by running past the week's end.
+func cycleOf(slots []slot) ([]stretch, bool) {
+	in := make([]stretch, 0, len(slots))
+	for _, s := range slots {
+		d := int(s.day) * minutesPerDay
+		in = append(in, stretch{d + s.start, d + s.end})
+	}
+	slices.SortFunc(in, func(a, b stretch) int { return a.from - b.from })
+	var out []stretch
+	for _, s := range in {
+		if n := len(out); n > 0 && s.from <= out[n-1].to {
+			out[n-1].to = max(out[n-1].to, s.to)
+			continue
+		}
+		out = append(out, s)
+	}
+	n := len(out)
+	if n == 1 && out[0].from == 0 && out[0].to == minutesPerWeek {
+		return out, true
+	}
+	if n > 1 && out[0].from == 0 && out[n-1].to == minutesPerWeek {
+		out[n-1].to += out[0].to
+		out = out[1:]
+	}
+	return out, false
 }
 
 // parseClock reads HH:MM as minutes after midnight; 24:00 only when allowEnd.
@@ -215,6 +276,102 @@ func (w *Week) window(start, end time.Time) (interval, bool) {
 	if w == nil || !end.After(start) {
 		return interval{}, false
 	}
+	if win, ok, fast := w.fastWindow(start, end); fast {
+		return win, ok
+	}
+	return w.slowWindow(start, end)
+}
+
+const (
+	secondsPerDay = 24 * 60 * 60
+	// fastDays bounds the outings fastWindow answers: longer ones (never
+	// asked in practice) go the long way rather than risk overflow.
+	fastDays = 400
+)
+
+// fastWindow is window for a stretch of time over which the zone keeps one
+// offset: then every instant slowWindow would make with time.Date is its
+// wall time minus that offset, and the free window is the stretch of cycle
+// holding [start, end), cut to the days slowWindow looks at and by the
+// absences. fast is false when it cannot tell, near a clock change.
+func (w *Week) fastWindow(start, end time.Time) (win interval, ok, fast bool) {
+	local := start.In(w.loc)
+	_, offset := local.Zone()
+	off := int64(offset)
+	day0 := floorDiv(start.Unix()+off, secondsPerDay) // days since 1970-01-01, local
+	days := floorDiv(end.Unix()+off, secondsPerDay) - day0
+	if days > fastDays {
+		return interval{}, false, false
+	}
+	midnight := day0*secondsPerDay - off // start's local date at 00:00, Unix seconds
+	// slowWindow makes instants from the day before start's date to the
+	// end of the day after end's. time.Date finds the offset by looking up
+	// the wall time as if it were UTC, so keep a day of margin either side
+	// for that guess to land in the same zone period as well.
+	zoneFrom, zoneTo := local.ZoneBounds()
+	if !zoneFrom.IsZero() && zoneFrom.Unix() > midnight-2*secondsPerDay ||
+		!zoneTo.IsZero() && zoneTo.Unix() <= midnight+(days+3)*secondsPerDay {
+		return interval{}, false, false
+	}
+	// Positions in the week: Sunday 00:00 local is 0, wall time throughout.
+	mid := time.Unix(midnight, 0)
+	base := time.Duration(floorMod(day0+4, 7)*minutesPerDay) * time.Minute // 1970-01-01 was a Thursday
+	ps, pe := base+start.Sub(mid), base+end.Sub(mid)
+	lo, hi := base-24*time.Hour, base+time.Duration(days+2)*24*time.Hour
+	from, to, found := lo, hi, w.allWeek
+	if !found {
+		const week = minutesPerWeek * time.Minute
+		k := time.Duration(floorDiv(int64(ps), int64(week))) * week
+		for _, s := range w.cycle {
+			// This week's copy, or last week's for a stretch running past its end.
+			for _, shift := range [2]time.Duration{k, k - week} {
+				a, b := shift+time.Duration(s.from)*time.Minute, shift+time.Duration(s.to)*time.Minute
+				if a <= ps && pe <= b {
+					from, to, found = max(a, lo), min(b, hi), true
+				}
+			}
+		}
+	}
+	if !found {
+		return interval{}, false, true
+	}
+	win = interval{mid.Add(from - base), mid.Add(to - base)}
+	// Cutting the absences out of the window leaves pieces; the one holding
+	// [start, end) runs from the last absence ending by start to the first
+	// starting at or after end.
+	for _, a := range w.absences {
+		if !a.from.Before(win.to) {
+			break
+		}
+		if !a.to.After(win.from) {
+			continue
+		}
+		if a.from.Before(end) && a.to.After(start) {
+			return interval{}, false, true
+		}
+		if !a.to.After(start) {
+			win.from = a.to
+			continue
+		}
+		win.to = a.from
+		break
+	}
+	return win, true, true
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+func floorMod(a, b int64) int64 { return a - floorDiv(a, b)*b }
+
+// slowWindow is window by definition: the free windows of the days around
+// the outing, made with time.Date in the volunteer's zone.
+func (w *Week) slowWindow(start, end time.Time) (interval, bool) {
 	for _, win := range w.freeWindows(start, end) {
 		if !win.from.After(start) && !win.to.Before(end) {
 			return win, true
