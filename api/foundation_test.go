@@ -1,9 +1,11 @@
 package api_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -240,7 +242,9 @@ func TestOpenAPIDocumentIsValidAndComplete(t *testing.T) {
 }
 
 // A body over 64 KiB is refused with a 413 problem before any handler runs.
-// app.Test cannot carry such a body, so this goes through a real listener.
+// app.Test cannot carry such a body, so this goes through a real listener,
+// on a raw connection: the server answers as soon as it reads the declared
+// length, and an HTTP client still uploading would see a reset instead.
 func TestOversizeBodyOverRealListener(t *testing.T) {
 	srv := newFoundationServer(t, nil)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -249,8 +253,17 @@ func TestOversizeBodyOverRealListener(t *testing.T) {
 	}
 	go func() { _ = srv.App.Listener(ln) }()
 	t.Cleanup(func() { _ = srv.App.Shutdown() })
-	big := append(append([]byte(`{"name":"`), bytes.Repeat([]byte("x"), 70*1024)...), []byte(`","kind":"cafe"}`)...)
-	resp, err := http.Post("http://"+ln.Addr().String()+"/test/echo", "application/json", bytes.NewReader(big))
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	head := fmt.Sprintf("POST /test/echo HTTP/1.1\r\nHost: clavis\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", 70*1024)
+	if _, err := conn.Write([]byte(head + `{"name":"`)); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
