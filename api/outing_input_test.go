@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/clavis-app/clavis/api"
 	"github.com/clavis-app/clavis/auth"
+	"github.com/clavis-app/clavis/internal/logtest"
 	"github.com/clavis-app/clavis/matching"
 )
 
@@ -278,7 +278,7 @@ func TestIdempotentFeedback(t *testing.T) {
 // outing that existed when paging began is seen exactly once, and nothing
 // is seen twice.
 func TestPaginationPast100WhileInserting(t *testing.T) {
-	var logs syncBuffer
+	var logs logtest.Buffer
 	e := newTestEnv(t, func(d *api.Deps) { d.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
 	defer func() {
 		if t.Failed() {
@@ -389,22 +389,4 @@ func TestPaginationPast100WhileInserting(t *testing.T) {
 	if !strings.Contains(string(body), `"items":[]`) {
 		t.Fatalf("no outing is completed: %s", body)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's concurrent log writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,6 +20,7 @@ import (
 	"github.com/clavis-app/clavis/internal/db"
 	"github.com/clavis-app/clavis/internal/db/dbtest"
 	"github.com/clavis-app/clavis/internal/fault"
+	"github.com/clavis-app/clavis/internal/logtest"
 	"github.com/clavis-app/clavis/matching"
 	"github.com/clavis-app/clavis/notify/fcmfake"
 )
@@ -104,34 +104,17 @@ type harness struct {
 	fcm   *fcmfake.Server
 	clock *clock.Fake
 	dir   *testDirectory
-	logs  *syncBuffer
+	logs  *logtest.Buffer
 	tune  Tuning
 	cfg   func(*Config)
 	// logLevel of the services' logs (Info unless a test wants more).
 	logLevel slog.Level
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	h := &harness{
-		t: t, db: dbtest.New(t), fcm: fcmfake.New(), clock: clock.NewFake(t0), dir: newTestDirectory(), logs: &syncBuffer{},
+		t: t, db: dbtest.New(t), fcm: fcmfake.New(), clock: clock.NewFake(t0), dir: newTestDirectory(), logs: &logtest.Buffer{},
 		tune: Tuning{IdlePoll: 10 * time.Millisecond, Lookahead: time.Second, FetchGap: time.Millisecond,
 			FinishEvery: 20 * time.Millisecond, Lease: time.Minute, SendTimeout: 10 * time.Second},
 	}

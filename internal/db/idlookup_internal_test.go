@@ -1,35 +1,18 @@
 package db
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/clavis-app/clavis/internal/logtest"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // The lookup index only buys speed: when it cannot be made, EnsureIndexes
 // still succeeds, says so in a warning, and leaves no file behind (an empty
@@ -41,7 +24,7 @@ func TestLookupIndexFailureOnlyWarns(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = d.Close(ctx) })
-	var logs syncBuffer
+	var logs logtest.Buffer
 	wrong := t.TempDir()
 	registerEmbedded(d.Client, embeddedStore{dir: wrong, log: slog.New(slog.NewTextHandler(&logs, nil))})
 
