@@ -26,7 +26,7 @@ func (s *Service) OnStatusChange(h StatusHook) {
 // statusChanged runs the hooks. A failing hook is logged, not returned: the
 // account change has happened, and a later change or profile write re-syncs
 // the copy, whereas a 500 here would make the coordinator retry into a 409.
-func (s *Service) statusChanged(ctx context.Context, u userDoc) {
+func (s *Service) statusChanged(ctx context.Context, u UserRecord) {
 	s.statusHooks.mu.Lock()
 	hooks := append([]StatusHook(nil), s.statusHooks.hooks...)
 	s.statusHooks.mu.Unlock()

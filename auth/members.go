@@ -5,10 +5,6 @@ import (
 	"encoding/base64"
 	"strings"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
-
-	"github.com/clavis-app/clavis/internal/db"
 	"github.com/clavis-app/clavis/internal/fault"
 )
 
@@ -75,22 +71,8 @@ func (s *Service) Members(ctx context.Context, actor Identity, orgID string, f M
 	if len(fields) > 0 {
 		return MemberPage{}, fault.Invalid(fields...)
 	}
-	filter := bson.M{"org_id": orgID}
-	if f.Role != "" {
-		filter["role"] = f.Role
-	}
-	if f.Status != "" {
-		filter["status"] = f.Status
-	}
-	if after != "" {
-		filter["_id"] = bson.M{"$gt": after}
-	}
-	cur, err := s.users.Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(int64(f.Limit+1)))
+	docs, err := s.store.Members(ctx, orgID, MemberQuery{Role: f.Role, Status: f.Status, After: after, Limit: f.Limit + 1})
 	if err != nil {
-		return MemberPage{}, fault.Wrap(err, "list members")
-	}
-	var docs []userDoc
-	if err := cur.All(ctx, &docs); err != nil {
 		return MemberPage{}, fault.Wrap(err, "list members")
 	}
 	var page MemberPage
@@ -101,7 +83,7 @@ func (s *Service) Members(ctx context.Context, actor Identity, orgID string, f M
 	page.Items = make([]User, len(docs))
 	var subjects []string
 	for i, d := range docs {
-		page.Items[i] = d.user()
+		page.Items[i] = d.User
 		if d.Role == RoleParticipant {
 			subjects = append(subjects, d.ID)
 		}
@@ -126,19 +108,19 @@ func decodeCursor(c string) (string, bool) {
 }
 
 // member loads a participant or volunteer of orgID for a coordinator of it.
-func (s *Service) member(ctx context.Context, actor Identity, orgID, userID string) (userDoc, error) {
+func (s *Service) member(ctx context.Context, actor Identity, orgID, userID string) (UserRecord, error) {
 	if err := s.coordinatorOf(ctx, actor, orgID); err != nil {
-		return userDoc{}, err
+		return UserRecord{}, err
 	}
-	d, err := s.userDoc(ctx, userID)
+	d, err := s.userRecord(ctx, userID)
 	if fault.KindOf(err) == fault.NotFound || (err == nil && d.OrgID != orgID) {
-		return userDoc{}, fault.NotFoundf("no such member")
+		return UserRecord{}, fault.NotFoundf("no such member")
 	}
 	if err != nil {
-		return userDoc{}, err
+		return UserRecord{}, err
 	}
 	if d.Role != RoleParticipant && d.Role != RoleVolunteer {
-		return userDoc{}, fault.Forbiddenf("coordinators are managed by the administrator")
+		return UserRecord{}, fault.Forbiddenf("coordinators are managed by the administrator")
 	}
 	return d, nil
 }
@@ -158,18 +140,12 @@ func (s *Service) Approve(ctx context.Context, actor Identity, orgID, userID, no
 		return User{}, fault.StateConflictf("the account is already active")
 	}
 	now := s.now()
-	var out userDoc
-	// The status in the filter makes two coordinators acting at once produce
+	// The status condition makes two coordinators acting at once produce
 	// one change and one 409, not two vetting records.
-	err = s.db.Gate().FindOneAndUpdate(ctx, s.users, bson.M{"_id": d.ID, "org_id": orgID, "status": d.Status},
-		bson.M{"$set": bson.M{"status": StatusActive, "vetted_by": actor.UserID, "vetted_at": now,
-			"vetting_note": note, "updated_at": now}},
-		&out, options.FindOneAndUpdate().SetReturnDocument(options.After))
-	if db.IsNotFound(err) {
-		return User{}, fault.StateConflictf("the account changed meanwhile; reload and try again")
-	}
+	out, err := s.store.ChangeStatus(ctx, StatusChange{UserID: d.ID, OrgID: orgID, From: d.Status, To: StatusActive,
+		Vetting: &Vetting{By: actor.UserID, At: now, Note: note}, At: now})
 	if err != nil {
-		return User{}, fault.Wrap(err, "approve member")
+		return User{}, storeErr(err, "approve member", "no such member")
 	}
 	s.statusChanged(ctx, out)
 	if out.Role == RoleParticipant {
@@ -177,7 +153,7 @@ func (s *Service) Approve(ctx context.Context, actor Identity, orgID, userID, no
 			return User{}, err
 		}
 	}
-	return out.user(), nil
+	return out.User, nil
 }
 
 // Suspend stops a member: their sign-ins end now and their access tokens
@@ -198,16 +174,10 @@ func (s *Service) Suspend(ctx context.Context, actor Identity, orgID, userID, re
 		return User{}, fault.StateConflictf("the account is already suspended")
 	}
 	now := s.now()
-	var out userDoc
-	err = s.db.Gate().FindOneAndUpdate(ctx, s.users, bson.M{"_id": d.ID, "org_id": orgID, "status": d.Status},
-		bson.M{"$set": bson.M{"status": StatusSuspended, "suspended_by": actor.UserID, "suspended_at": now,
-			"suspension_reason": reason, "updated_at": now}},
-		&out, options.FindOneAndUpdate().SetReturnDocument(options.After))
-	if db.IsNotFound(err) {
-		return User{}, fault.StateConflictf("the account changed meanwhile; reload and try again")
-	}
+	out, err := s.store.ChangeStatus(ctx, StatusChange{UserID: d.ID, OrgID: orgID, From: d.Status, To: StatusSuspended,
+		Suspension: &Suspension{By: actor.UserID, At: now, Reason: reason}, At: now})
 	if err != nil {
-		return User{}, fault.Wrap(err, "suspend member")
+		return User{}, storeErr(err, "suspend member", "no such member")
 	}
 	s.statusChanged(ctx, out)
 	if err := s.RevokeAllSessions(ctx, out.ID, "suspended"); err != nil {
@@ -218,5 +188,5 @@ func (s *Service) Suspend(ctx context.Context, actor Identity, orgID, userID, re
 			return User{}, err
 		}
 	}
-	return out.user(), nil
+	return out.User, nil
 }

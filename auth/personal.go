@@ -2,21 +2,19 @@ package auth
 
 import (
 	"context"
+	"slices"
 	"time"
-
-	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/clavis-app/clavis/internal/fault"
 )
 
 // AuditEntry is one read of a person's record by someone else.
 type AuditEntry struct {
-	ID      string    `bson:"_id" json:"id"`
-	Actor   string    `bson:"actor" json:"actor"`
-	Subject string    `bson:"subject" json:"subject"`
-	Action  string    `bson:"action" json:"action"`
-	At      time.Time `bson:"at" json:"at"`
+	ID      string    `json:"id"`
+	Actor   string    `json:"actor"`
+	Subject string    `json:"subject"`
+	Action  string    `json:"action"`
+	At      time.Time `json:"at"`
 }
 
 // Audit records that actorID read (or acted on) subjectID's record. Call it
@@ -30,7 +28,7 @@ func (s *Service) Audit(ctx context.Context, actorID, subjectID, action string) 
 
 func (s *Service) auditMany(ctx context.Context, actorID string, subjects []string, action string) error {
 	now := s.now()
-	docs := make([]any, 0, len(subjects))
+	docs := make([]AuditEntry, 0, len(subjects))
 	for _, sub := range subjects {
 		if sub == "" || sub == actorID {
 			continue
@@ -40,7 +38,7 @@ func (s *Service) auditMany(ctx context.Context, actorID string, subjects []stri
 	if len(docs) == 0 {
 		return nil
 	}
-	if _, err := s.audit.InsertMany(ctx, docs); err != nil {
+	if err := s.store.AppendAudit(ctx, docs); err != nil {
 		return fault.Wrap(err, "write audit log")
 	}
 	return nil
@@ -48,24 +46,25 @@ func (s *Service) auditMany(ctx context.Context, actorID string, subjects []stri
 
 // AuditTrail returns who read subjectID's record, oldest first (at most 1000).
 func (s *Service) AuditTrail(ctx context.Context, subjectID string) ([]AuditEntry, error) {
-	return s.auditWhere(ctx, bson.M{"subject": subjectID})
+	return s.auditWhere(ctx, AuditQuery{Subject: subjectID, Limit: 1000})
 }
 
-func (s *Service) auditWhere(ctx context.Context, filter bson.M) ([]AuditEntry, error) {
-	cur, err := s.audit.Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "at", Value: 1}, {Key: "_id", Value: 1}}).SetLimit(1000))
+// auditWhere returns the newest q.Limit entries, oldest first.
+func (s *Service) auditWhere(ctx context.Context, q AuditQuery) ([]AuditEntry, error) {
+	out, err := s.store.AuditEntries(ctx, q)
 	if err != nil {
 		return nil, fault.Wrap(err, "read audit log")
 	}
-	out := []AuditEntry{}
-	if err := cur.All(ctx, &out); err != nil {
-		return nil, fault.Wrap(err, "read audit log")
+	if out == nil {
+		out = []AuditEntry{}
 	}
+	slices.Reverse(out)
 	return out, nil
 }
 
 // Export returns everything every package stores about userID (GET /v1/me/export).
 func (s *Service) Export(ctx context.Context, userID string) (map[string]any, error) {
-	if _, err := s.userDoc(ctx, userID); err != nil {
+	if _, err := s.userRecord(ctx, userID); err != nil {
 		return nil, err
 	}
 	out, err := s.personal.Export(ctx, userID)
@@ -79,7 +78,7 @@ func (s *Service) Export(ctx context.Context, userID string) (map[string]any, er
 // itself (DELETE /v1/me). Each hook is idempotent, so a failed erase can be
 // run again.
 func (s *Service) Erase(ctx context.Context, userID string) error {
-	if _, err := s.userDoc(ctx, userID); err != nil {
+	if _, err := s.userRecord(ctx, userID); err != nil {
 		return err
 	}
 	// End sign-ins first, so nothing new is written while the hooks run.
@@ -124,52 +123,39 @@ type SignInExport struct {
 }
 
 func (s *Service) exportAccount(ctx context.Context, userID string) (any, error) {
-	d, err := s.userDoc(ctx, userID)
+	d, err := s.userRecord(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
 	out := AccountExport{ID: d.ID, Email: d.Email, Name: d.Name, Role: d.Role, OrganisationID: d.OrgID,
 		Status: d.Status, Language: d.Language, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
-		VettedBy: d.VettedBy, VettedAt: d.VettedAt, VettingNote: d.VettingNote,
-		SuspendedBy: d.SuspendedBy, SuspendedAt: d.SuspendedAt, Suspension: d.SuspensionReason,
 		SignIns: []SignInExport{}}
-	cur, err := s.families.Find(ctx, bson.M{"user_id": userID}, options.Find().SetSort(bson.D{{Key: "created_at", Value: 1}}).SetLimit(1000))
-	if err != nil {
-		return nil, fault.Wrap(err, "read sign-ins")
+	if v := d.Vetting; v != nil {
+		out.VettedBy, out.VettedAt, out.VettingNote = v.By, &v.At, v.Note
 	}
-	var fams []familyDoc
-	if err := cur.All(ctx, &fams); err != nil {
+	if x := d.Suspension; x != nil {
+		out.SuspendedBy, out.SuspendedAt, out.Suspension = x.By, &x.At, x.Reason
+	}
+	fams, err := s.store.SignInsOf(ctx, userID, 1000)
+	if err != nil {
 		return nil, fault.Wrap(err, "read sign-ins")
 	}
 	for _, f := range fams {
 		out.SignIns = append(out.SignIns, SignInExport{ID: f.ID, CreatedAt: f.CreatedAt, Revoked: f.Revoked, RevokedAt: f.RevokedAt})
 	}
-	if out.ReadsOfMyRecord, err = s.auditWhere(ctx, bson.M{"subject": userID}); err != nil {
+	if out.ReadsOfMyRecord, err = s.auditWhere(ctx, AuditQuery{Subject: userID, Limit: 1000}); err != nil {
 		return nil, err
 	}
-	if out.ReadsByMe, err = s.auditWhere(ctx, bson.M{"actor": userID}); err != nil {
+	if out.ReadsByMe, err = s.auditWhere(ctx, AuditQuery{Actor: userID, Limit: 1000}); err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-// eraseAccount deletes the account and its token records. Audit entries
-// stay: they hold only ids and record who accessed whose data, which the
-// organisation must be able to show; the ids no longer lead to a person.
+// eraseAccount deletes the account and its sign-ins and refresh tokens.
+// Audit entries stay: they hold only ids and record who accessed whose
+// data, which the organisation must be able to show; the ids no longer lead
+// to a person.
 func (s *Service) eraseAccount(ctx context.Context, userID string) error {
-	g := s.db.Gate()
-	for _, c := range []struct {
-		coll   string
-		filter bson.M
-	}{
-		{collRefresh, bson.M{"user_id": userID}},
-		{collUsed, bson.M{"user_id": userID}},
-		{collFamilies, bson.M{"user_id": userID}},
-		{collUsers, bson.M{"_id": userID}},
-	} {
-		if _, err := g.DeleteMany(ctx, s.db.Collection(c.coll), c.filter); err != nil {
-			return fault.Wrap(err, "erase account")
-		}
-	}
-	return nil
+	return fault.Wrap(s.store.EraseUser(ctx, userID), "erase account")
 }

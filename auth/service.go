@@ -12,25 +12,10 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
-
 	"github.com/clavis-app/clavis/internal/clock"
-	"github.com/clavis-app/clavis/internal/db"
 	"github.com/clavis-app/clavis/internal/fault"
+	"github.com/clavis-app/clavis/internal/ids"
 	"github.com/clavis-app/clavis/internal/personal"
-)
-
-// Collections owned by this package.
-const (
-	collUsers    = "users"
-	collOrgs     = "organisations"
-	collFamilies = "refresh_families"
-	collRefresh  = "refresh_tokens"
-	collUsed     = "refresh_used"
-	collFailures = "login_failures"
-	collAudit    = "audit"
 )
 
 // Languages a user may choose.
@@ -38,7 +23,8 @@ var Languages = []string{"sv", "en"}
 
 // Config builds a Service.
 type Config struct {
-	DB    *db.DB
+	// Store is the database: NewSQLiteStore or NewMongoStore.
+	Store Store
 	Keys  *KeySet
 	Clock clock.Clock
 	// Personal is the export/erase registry; the service registers its own
@@ -55,7 +41,7 @@ type Config struct {
 // Service is the accounts, sign-in and organisations domain. It implements
 // api.Authenticator.
 type Service struct {
-	db       *db.DB
+	store    Store
 	clock    clock.Clock
 	log      *slog.Logger
 	hasher   *hasher
@@ -64,15 +50,12 @@ type Service struct {
 	throttle *throttle
 
 	statusHooks statusHooks
-
-	users, orgs, families, refresh, used, failures, audit *mongo.Collection
 }
 
-// New checks cfg, creates this package's indexes and registers the account
-// export/erase hook.
+// New checks cfg and registers the account export/erase hook.
 func New(ctx context.Context, cfg Config) (*Service, error) {
-	if cfg.DB == nil || cfg.Keys == nil {
-		return nil, errors.New("auth: DB and Keys are required")
+	if cfg.Store == nil || cfg.Keys == nil {
+		return nil, errors.New("auth: Store and Keys are required")
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
@@ -90,48 +73,14 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := cfg.DB
 	s := &Service{
-		db: d, clock: cfg.Clock, log: cfg.Logger, hasher: h,
+		store: cfg.Store, clock: cfg.Clock, log: cfg.Logger, hasher: h,
 		tokens:   newTokenCodec(cfg.Keys, cfg.Clock),
 		personal: cfg.Personal,
-		users:    d.Collection(collUsers), orgs: d.Collection(collOrgs),
-		families: d.Collection(collFamilies), refresh: d.Collection(collRefresh),
-		used: d.Collection(collUsed), failures: d.Collection(collFailures), audit: d.Collection(collAudit),
 	}
-	s.throttle = newThrottle(d, s.failures, cfg.Clock)
-	if err := s.ensureIndexes(ctx); err != nil {
-		return nil, err
-	}
+	s.throttle = newThrottle(cfg.Store, cfg.Clock)
 	cfg.Personal.Register(personal.Hook{Name: "account", Export: s.exportAccount, Erase: s.eraseAccount})
 	return s, nil
-}
-
-func (s *Service) ensureIndexes(ctx context.Context) error {
-	idx := func(keys ...string) mongo.IndexModel {
-		d := bson.D{}
-		for _, k := range keys {
-			d = append(d, bson.E{Key: k, Value: 1})
-		}
-		return mongo.IndexModel{Keys: d}
-	}
-	unique := mongo.IndexModel{Keys: bson.D{{Key: "email", Value: 1}}, Options: options.Index().SetUnique(true).SetName("email_unique")}
-	for coll, models := range map[*mongo.Collection][]mongo.IndexModel{
-		s.users:    {unique, idx("org_id", "role", "status", "_id")},
-		s.families: {idx("user_id")},
-		s.refresh:  {idx("user_id"), idx("expires_at")},
-		s.used:     {idx("user_id"), idx("expires_at")},
-		s.failures: {idx("key", "at"), idx("at")},
-		s.audit:    {idx("subject", "at"), idx("actor", "at")},
-		// No secondary index, but EnsureIndexes also gives the embedded
-		// store its _id lookup index (organisations are read by id).
-		s.orgs: nil,
-	} {
-		if err := db.EnsureIndexes(ctx, coll, models...); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // Personal returns the export/erase registry the service runs for
@@ -168,37 +117,6 @@ type Suspension struct {
 	Reason string
 }
 
-type userDoc struct {
-	ID               string     `bson:"_id"`
-	Email            string     `bson:"email"`
-	PasswordHash     string     `bson:"password_hash"`
-	Name             string     `bson:"name"`
-	Role             Role       `bson:"role"`
-	OrgID            string     `bson:"org_id,omitempty"`
-	Status           Status     `bson:"status"`
-	Language         string     `bson:"language"`
-	CreatedAt        time.Time  `bson:"created_at"`
-	UpdatedAt        time.Time  `bson:"updated_at"`
-	VettedBy         string     `bson:"vetted_by,omitempty"`
-	VettedAt         *time.Time `bson:"vetted_at,omitempty"`
-	VettingNote      string     `bson:"vetting_note,omitempty"`
-	SuspendedBy      string     `bson:"suspended_by,omitempty"`
-	SuspendedAt      *time.Time `bson:"suspended_at,omitempty"`
-	SuspensionReason string     `bson:"suspension_reason,omitempty"`
-}
-
-func (d userDoc) user() User {
-	u := User{ID: d.ID, Email: d.Email, Name: d.Name, Role: d.Role, OrgID: d.OrgID, Status: d.Status,
-		Language: d.Language, CreatedAt: d.CreatedAt}
-	if d.VettedAt != nil {
-		u.Vetting = &Vetting{By: d.VettedBy, At: *d.VettedAt, Note: d.VettingNote}
-	}
-	if d.SuspendedAt != nil {
-		u.Suspension = &Suspension{By: d.SuspendedBy, At: *d.SuspendedAt, Reason: d.SuspensionReason}
-	}
-	return u
-}
-
 // Organisation is a social service or association with its members.
 type Organisation struct {
 	ID        string
@@ -207,14 +125,7 @@ type Organisation struct {
 	CreatedAt time.Time
 }
 
-type orgDoc struct {
-	ID        string    `bson:"_id"`
-	Name      string    `bson:"name"`
-	TimeZone  string    `bson:"time_zone"`
-	CreatedAt time.Time `bson:"created_at"`
-}
-
-func newID() string { return bson.NewObjectID().Hex() }
+func newID() string { return ids.New() }
 
 // NormalizeEmail is the form emails are stored and compared in.
 func NormalizeEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }
@@ -367,19 +278,19 @@ func (s *Service) CreateUser(ctx context.Context, n NewUser) (User, error) {
 		return User{}, fault.Wrap(err, "hash password")
 	}
 	now := s.now()
-	d := userDoc{ID: newID(), Email: n.Email, PasswordHash: hash, Name: n.Name, Role: n.Role, OrgID: n.OrgID,
-		Status: n.Status, Language: n.Language, CreatedAt: now, UpdatedAt: now}
-	// The unique email index decides, so two registrations racing for one
+	d := UserRecord{User: User{ID: newID(), Email: n.Email, Name: n.Name, Role: n.Role, OrgID: n.OrgID,
+		Status: n.Status, Language: n.Language, CreatedAt: now}, PasswordHash: hash, UpdatedAt: now}
+	// The unique email decides, so two registrations racing for one
 	// address cannot both succeed.
-	if _, err := s.users.InsertOne(ctx, d); err != nil {
-		if db.IsDuplicateKey(err) {
+	if err := s.store.InsertUser(ctx, d); err != nil {
+		if errors.Is(err, ErrDuplicate) {
 			return User{}, &fault.Error{Kind: fault.Conflict, Slug: "email-taken",
 				Message: "an account with this email already exists",
 				Fields:  []fault.FieldError{{Field: "email", Message: "is taken"}}}
 		}
 		return User{}, fault.Wrap(err, "insert user")
 	}
-	return d.user(), nil
+	return d.User, nil
 }
 
 // EnsureAdmin creates an active admin with this email unless an account
@@ -396,22 +307,29 @@ func (s *Service) EnsureAdmin(ctx context.Context, email, password string) (bool
 	return false, err
 }
 
-func (s *Service) userDoc(ctx context.Context, id string) (userDoc, error) {
-	var d userDoc
-	// Only an exact {_id} filter avoids a full scan on the embedded store.
-	if err := s.users.FindOne(ctx, bson.M{"_id": id}).Decode(&d); err != nil {
-		if db.IsNotFound(err) {
-			return d, fault.NotFoundf("no such user")
-		}
-		return d, fault.Wrap(err, "read user")
+// storeErr maps the store's errors to fault kinds; what names the
+// operation and notFound is the message for ErrNotFound.
+func storeErr(err error, what, notFound string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrNotFound):
+		return fault.NotFoundf("%s", notFound)
+	case errors.Is(err, ErrConflict):
+		return fault.StateConflictf("the account changed meanwhile; reload and try again")
 	}
-	return d, nil
+	return fault.Wrap(err, what)
+}
+
+func (s *Service) userRecord(ctx context.Context, id string) (UserRecord, error) {
+	u, err := s.store.User(ctx, id)
+	return u, storeErr(err, "read user", "no such user")
 }
 
 // User returns one account.
 func (s *Service) User(ctx context.Context, id string) (User, error) {
-	d, err := s.userDoc(ctx, id)
-	return d.user(), err
+	d, err := s.userRecord(ctx, id)
+	return d.User, err
 }
 
 // Users returns the accounts with these ids (missing ones are left out);
@@ -424,17 +342,12 @@ func (s *Service) Users(ctx context.Context, ids []string) (map[string]User, err
 	if len(ids) == 0 {
 		return out, nil
 	}
-	// The whole answer in the first batch: callers count on one round trip.
-	cur, err := s.users.Find(ctx, bson.M{"_id": bson.M{"$in": ids}}, options.Find().SetLimit(int64(len(ids))).SetBatchSize(int32(len(ids)+1)))
+	recs, err := s.store.UsersByID(ctx, ids)
 	if err != nil {
 		return nil, fault.Wrap(err, "read users")
 	}
-	var docs []userDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, fault.Wrap(err, "read users")
-	}
-	for _, d := range docs {
-		out[d.ID] = d.user()
+	for _, d := range recs {
+		out[d.ID] = d.User
 	}
 	return out, nil
 }
@@ -442,18 +355,13 @@ func (s *Service) Users(ctx context.Context, ids []string) (map[string]User, err
 // ActiveCoordinatorsOf returns the active coordinators of an organisation
 // (at most 100), for alerts that go to "the organisation's coordinators".
 func (s *Service) ActiveCoordinatorsOf(ctx context.Context, orgID string) ([]User, error) {
-	cur, err := s.users.Find(ctx, bson.M{"org_id": orgID, "role": RoleCoordinator, "status": StatusActive},
-		options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(100))
+	recs, err := s.store.Members(ctx, orgID, MemberQuery{Role: RoleCoordinator, Status: StatusActive, Limit: 100})
 	if err != nil {
 		return nil, fault.Wrap(err, "read coordinators")
 	}
-	var docs []userDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, fault.Wrap(err, "read coordinators")
-	}
-	out := make([]User, len(docs))
-	for i, d := range docs {
-		out[i] = d.user()
+	out := make([]User, len(recs))
+	for i, d := range recs {
+		out[i] = d.User
 	}
 	return out, nil
 }
@@ -467,14 +375,8 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Identity, err
 	if err != nil {
 		return Identity{}, fault.New(fault.Unauthenticated, "the access token is not valid")
 	}
-	var d struct {
-		Role   Role   `bson:"role"`
-		OrgID  string `bson:"org_id"`
-		Status Status `bson:"status"`
-	}
-	err = s.users.FindOne(ctx, bson.M{"_id": c.UserID},
-		options.FindOne().SetProjection(bson.M{"role": 1, "org_id": 1, "status": 1})).Decode(&d)
-	if db.IsNotFound(err) {
+	d, err := s.store.User(ctx, c.UserID)
+	if errors.Is(err, ErrNotFound) {
 		return Identity{}, fault.New(fault.Unauthenticated, "the account no longer exists")
 	}
 	if err != nil {
@@ -499,7 +401,7 @@ func (s *Service) VerifyAccessToken(token string) (Claims, error) {
 // IssueAccessToken mints an access token for an existing account without a
 // password: for tests and tools in this process, never reachable over HTTP.
 func (s *Service) IssueAccessToken(ctx context.Context, userID string) (string, error) {
-	d, err := s.userDoc(ctx, userID)
+	d, err := s.userRecord(ctx, userID)
 	if err != nil {
 		return "", err
 	}
@@ -512,34 +414,24 @@ func (s *Service) IssueAccessToken(ctx context.Context, userID string) (string, 
 
 // UpdateMe changes the caller's own name or language; nil leaves a field.
 func (s *Service) UpdateMe(ctx context.Context, userID string, name, language *string) (User, error) {
-	set := bson.M{"updated_at": s.now()}
 	var fields []fault.FieldError
 	if name != nil {
 		n := strings.TrimSpace(*name)
 		if fe := checkName(n); fe != nil {
 			fields = append(fields, *fe)
 		}
-		set["name"] = n
+		name = &n
 	}
 	if language != nil {
 		if fe := checkLanguage(*language); fe != nil {
 			fields = append(fields, *fe)
 		}
-		set["language"] = *language
 	}
 	if len(fields) > 0 {
 		return User{}, fault.Invalid(fields...)
 	}
-	var d userDoc
-	err := s.db.Gate().FindOneAndUpdate(ctx, s.users, bson.M{"_id": userID}, bson.M{"$set": set}, &d,
-		options.FindOneAndUpdate().SetReturnDocument(options.After))
-	if db.IsNotFound(err) {
-		return User{}, fault.NotFoundf("no such user")
-	}
-	if err != nil {
-		return User{}, fault.Wrap(err, "update user")
-	}
-	return d.user(), nil
+	d, err := s.store.UpdateNameLanguage(ctx, userID, name, language, s.now())
+	return d.User, storeErr(err, "update user", "no such user")
 }
 
 // CreateOrganisation adds an organisation; timeZone must be an IANA name.
@@ -555,11 +447,11 @@ func (s *Service) CreateOrganisation(ctx context.Context, name, timeZone string)
 	if len(fields) > 0 {
 		return Organisation{}, fault.Invalid(fields...)
 	}
-	d := orgDoc{ID: newID(), Name: name, TimeZone: timeZone, CreatedAt: s.now()}
-	if _, err := s.orgs.InsertOne(ctx, d); err != nil {
+	o := Organisation{ID: newID(), Name: name, TimeZone: timeZone, CreatedAt: s.now()}
+	if err := s.store.InsertOrganisation(ctx, o); err != nil {
 		return Organisation{}, fault.Wrap(err, "insert organisation")
 	}
-	return Organisation(d), nil
+	return o, nil
 }
 
 func checkTimeZone(tz string) *fault.FieldError {
@@ -575,14 +467,8 @@ func checkTimeZone(tz string) *fault.FieldError {
 
 // Organisation returns one organisation.
 func (s *Service) Organisation(ctx context.Context, id string) (Organisation, error) {
-	var d orgDoc
-	if err := s.orgs.FindOne(ctx, bson.M{"_id": id}).Decode(&d); err != nil {
-		if db.IsNotFound(err) {
-			return Organisation{}, fault.NotFoundf("no such organisation")
-		}
-		return Organisation{}, fault.Wrap(err, "read organisation")
-	}
-	return Organisation(d), nil
+	o, err := s.store.Organisation(ctx, id)
+	return o, storeErr(err, "read organisation", "no such organisation")
 }
 
 // CoordinatorInput is what an admin sends to create a coordinator.

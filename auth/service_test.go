@@ -7,18 +7,28 @@ import (
 	"testing"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
-
 	"github.com/clavis-app/clavis/internal/clock"
-	"github.com/clavis-app/clavis/internal/db"
-	"github.com/clavis-app/clavis/internal/db/dbtest"
 	"github.com/clavis-app/clavis/internal/fault"
+	"github.com/clavis-app/clavis/internal/sqlite"
+	"github.com/clavis-app/clavis/internal/sqlite/sqlitetest"
 )
 
 var t0 = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 
-func newTestService(t testing.TB, d *db.DB, clk clock.Clock, keys *KeySet) *Service {
+// newSQLiteStore is auth's store on a fresh SQLite file (or on d, if given).
+func newSQLiteStore(t testing.TB, d ...*sqlite.DB) Store {
+	t.Helper()
+	if len(d) == 0 {
+		d = append(d, sqlitetest.New(t))
+	}
+	st, err := NewSQLiteStore(context.Background(), d[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func newTestService(t testing.TB, st Store, clk clock.Clock, keys *KeySet) *Service {
 	t.Helper()
 	if keys == nil {
 		var err error
@@ -26,7 +36,7 @@ func newTestService(t testing.TB, d *db.DB, clk clock.Clock, keys *KeySet) *Serv
 			t.Fatal(err)
 		}
 	}
-	s, err := New(context.Background(), Config{DB: d, Keys: keys, Clock: clk, Hash: TestHashParams})
+	s, err := New(context.Background(), Config{Store: st, Keys: keys, Clock: clk, Hash: TestHashParams})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,23 +53,26 @@ func mustUser(t testing.TB, s *Service, role Role, org string, st Status) User {
 	return u
 }
 
-// Starting twice on one database (a restart) must not fail on existing indexes.
+// Starting twice on one database (a restart) must not fail on existing tables.
 func TestNewTwiceOnOneDatabase(t *testing.T) {
-	d := dbtest.New(t)
-	s := newTestService(t, d, clock.NewFake(t0), nil)
+	d := sqlitetest.New(t)
+	s := newTestService(t, newSQLiteStore(t, d), clock.NewFake(t0), nil)
 	org, err := s.CreateOrganisation(context.Background(), "Röda Korset", "Europe/Stockholm")
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustUser(t, s, RoleParticipant, org.ID, StatusActive)
-	newTestService(t, d, clock.NewFake(t0), nil)
+	u := mustUser(t, s, RoleParticipant, org.ID, StatusActive)
+	again := newTestService(t, newSQLiteStore(t, d), clock.NewFake(t0), nil)
+	if got, err := again.User(context.Background(), u.ID); err != nil || got.Email != u.Email {
+		t.Fatalf("after a restart: %+v %v", got, err)
+	}
 }
 
 // Unknown email and wrong password both cost exactly one hash and give the
 // same error.
 func TestLoginFailuresCostOneHashEach(t *testing.T) {
 	ctx := context.Background()
-	s := newTestService(t, dbtest.New(t), clock.NewFake(t0), nil)
+	s := newTestService(t, newSQLiteStore(t), clock.NewFake(t0), nil)
 	org, _ := s.CreateOrganisation(ctx, "Röda Korset", "Europe/Stockholm")
 	u := mustUser(t, s, RoleVolunteer, org.ID, StatusActive)
 	var errs []error
@@ -80,7 +93,7 @@ func TestLoginFailuresCostOneHashEach(t *testing.T) {
 func TestAddressLimitIsPerAddress(t *testing.T) {
 	ctx := context.Background()
 	clk := clock.NewFake(t0)
-	s := newTestService(t, dbtest.New(t), clk, nil)
+	s := newTestService(t, newSQLiteStore(t), clk, nil)
 	org, _ := s.CreateOrganisation(ctx, "Röda Korset", "Europe/Stockholm")
 	u := mustUser(t, s, RoleParticipant, org.ID, StatusActive)
 	for i := range AddrFailureLimit {
@@ -102,23 +115,21 @@ func TestAddressLimitIsPerAddress(t *testing.T) {
 	}
 }
 
-// Two processes sharing one embedded FerretDB, each with its own driver
-// connection pool and its own write gate (which only serialises inside a
-// process): concurrent refreshes of one token still have exactly one
-// winner, because the unique insert into refresh_used decides.
+// Two server processes on one database file, each with its own connection
+// pool: concurrent refreshes of one token still have exactly one winner,
+// because the write transaction's lock is the file's. (The contract suite
+// runs the same race on both engines at the store level.)
 func TestConcurrentRefreshAcrossProcesses(t *testing.T) {
 	ctx := context.Background()
-	d1 := dbtest.New(t)
-	client2, err := mongo.Connect(options.Client().ApplyURI(d1.URI))
+	d1 := sqlitetest.New(t)
+	d2, err := sqlite.Open(ctx, d1.Path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = client2.Disconnect(ctx) }()
-	d2 := &db.DB{Database: client2.Database(d1.Name()), Client: client2, Embedded: d1.Embedded, URI: d1.URI}
-	d2.SetGate(db.NewGate(d1.Embedded))
+	defer d2.Close()
 	keys, _ := GenerateKeySet()
 	clk := clock.NewFake(t0)
-	procs := []*Service{newTestService(t, d1, clk, keys), newTestService(t, d2, clk, keys)}
+	procs := []*Service{newTestService(t, newSQLiteStore(t, d1), clk, keys), newTestService(t, newSQLiteStore(t, d2), clk, keys)}
 	org, _ := procs[0].CreateOrganisation(ctx, "Röda Korset", "Europe/Stockholm")
 	u := mustUser(t, procs[0], RoleParticipant, org.ID, StatusActive)
 	for round := range 5 {
@@ -160,7 +171,7 @@ func TestConcurrentRefreshAcrossProcesses(t *testing.T) {
 func TestAccessTokenClaims(t *testing.T) {
 	ctx := context.Background()
 	clk := clock.NewFake(t0)
-	s := newTestService(t, dbtest.New(t), clk, nil)
+	s := newTestService(t, newSQLiteStore(t), clk, nil)
 	org, _ := s.CreateOrganisation(ctx, "Röda Korset", "Europe/Stockholm")
 	u := mustUser(t, s, RoleCoordinator, org.ID, StatusActive)
 	tok, err := s.IssueAccessToken(ctx, u.ID)
@@ -180,7 +191,7 @@ func TestAccessTokenClaims(t *testing.T) {
 
 func TestEnsureAdmin(t *testing.T) {
 	ctx := context.Background()
-	s := newTestService(t, dbtest.New(t), clock.NewFake(t0), nil)
+	s := newTestService(t, newSQLiteStore(t), clock.NewFake(t0), nil)
 	created, err := s.EnsureAdmin(ctx, "Admin@Example.org", "a long admin password")
 	if err != nil || !created {
 		t.Fatalf("first: %v %v", created, err)
@@ -206,7 +217,7 @@ func TestEnsureAdmin(t *testing.T) {
 // tried (answered 401); the rest are refused before any password check.
 func TestConcurrentGuessesDoNotOvershootTheLimit(t *testing.T) {
 	ctx := context.Background()
-	s := newTestService(t, dbtest.New(t), clock.NewFake(t0), nil)
+	s := newTestService(t, newSQLiteStore(t), clock.NewFake(t0), nil)
 	org, _ := s.CreateOrganisation(ctx, "Röda Korset", "Europe/Stockholm")
 	u := mustUser(t, s, RoleParticipant, org.ID, StatusActive)
 	const n = 16
@@ -248,19 +259,19 @@ func TestConcurrentGuessesDoNotOvershootTheLimit(t *testing.T) {
 // A hash made with older parameters is replaced at the next sign-in.
 func TestLoginRehashesWithNewParameters(t *testing.T) {
 	ctx := context.Background()
-	d := dbtest.New(t)
+	d := newSQLiteStore(t)
 	keys, _ := GenerateKeySet()
 	old := newTestService(t, d, clock.NewFake(t0), keys)
 	org, _ := old.CreateOrganisation(ctx, "Röda Korset", "Europe/Stockholm")
 	u := mustUser(t, old, RoleVolunteer, org.ID, StatusActive)
-	raised, err := New(ctx, Config{DB: d, Keys: keys, Clock: clock.NewFake(t0), Hash: HashParams{Memory: 128, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32}})
+	raised, err := New(ctx, Config{Store: d, Keys: keys, Clock: clock.NewFake(t0), Hash: HashParams{Memory: 128, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := raised.Login(ctx, u.Email, "correct horse battery", ""); err != nil {
 		t.Fatal(err)
 	}
-	doc, err := raised.userDoc(ctx, u.ID)
+	doc, err := raised.userRecord(ctx, u.ID)
 	if err != nil || !strings.HasPrefix(doc.PasswordHash, "$argon2id$v=19$m=128,t=2,p=1$") {
 		t.Fatalf("hash after sign-in %q (%v)", doc.PasswordHash, err)
 	}

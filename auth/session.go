@@ -6,11 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
-
-	"github.com/clavis-app/clavis/internal/db"
 	"github.com/clavis-app/clavis/internal/fault"
 )
 
@@ -24,37 +22,6 @@ type Tokens struct {
 	RefreshToken string
 	// ExpiresIn is the access token's lifetime in seconds.
 	ExpiresIn int
-}
-
-// familyDoc is one sign-in (RFC 9700 "token family"): every refresh token
-// rotated from it shares it, and revoking it ends them all.
-type familyDoc struct {
-	ID        string     `bson:"_id"`
-	UserID    string     `bson:"user_id"`
-	CreatedAt time.Time  `bson:"created_at"`
-	Revoked   bool       `bson:"revoked"`
-	RevokedAt *time.Time `bson:"revoked_at,omitempty"`
-	Why       string     `bson:"why,omitempty"`
-}
-
-// refreshDoc is a refresh token, known only by its SHA-256.
-type refreshDoc struct {
-	ID        string    `bson:"_id"`
-	Family    string    `bson:"family"`
-	UserID    string    `bson:"user_id"`
-	CreatedAt time.Time `bson:"created_at"`
-	ExpiresAt time.Time `bson:"expires_at"`
-}
-
-// usedDoc marks a refresh token as spent. Its _id is the token's hash, so
-// the unique _id index lets exactly one of several concurrent refreshes
-// (even from several processes on one FerretDB) spend the token.
-type usedDoc struct {
-	ID        string    `bson:"_id"`
-	Family    string    `bson:"family"`
-	UserID    string    `bson:"user_id"`
-	UsedAt    time.Time `bson:"used_at"`
-	ExpiresAt time.Time `bson:"expires_at"`
 }
 
 var errBadCredentials = fault.New(fault.Unauthenticated, "the email or the password is wrong")
@@ -75,9 +42,8 @@ func (s *Service) Login(ctx context.Context, email, password, addr string) (Toke
 		s.hasher.burn(ctx, "")
 		return Tokens{}, errBadCredentials
 	}
-	var d userDoc
-	err = s.users.FindOne(ctx, bson.M{"email": email}).Decode(&d)
-	if db.IsNotFound(err) {
+	d, err := s.store.UserByEmail(ctx, email)
+	if errors.Is(err, ErrNotFound) {
 		s.hasher.burn(ctx, password)
 		return Tokens{}, errBadCredentials
 	}
@@ -103,11 +69,15 @@ func (s *Service) Login(ctx context.Context, email, password, addr string) (Toke
 		s.rehash(ctx, d.ID, password)
 	}
 	now := s.now()
-	fam := familyDoc{ID: newID(), UserID: d.ID, CreatedAt: now}
-	if _, err := s.families.InsertOne(ctx, fam); err != nil {
+	fam := SignIn{ID: newID(), UserID: d.ID, CreatedAt: now}
+	tok, rec, err := s.newPair(d, fam.ID)
+	if err != nil {
+		return Tokens{}, err
+	}
+	if err := s.store.StartSignIn(ctx, fam, rec); err != nil {
 		return Tokens{}, fault.Wrap(err, "insert sign-in")
 	}
-	return s.issuePair(ctx, d, fam.ID)
+	return tok, nil
 }
 
 // rehash upgrades a hash made with older parameters; a failure only means
@@ -117,27 +87,26 @@ func (s *Service) rehash(ctx context.Context, userID, password string) {
 	if err != nil {
 		return
 	}
-	if _, err := s.db.Gate().UpdateOne(ctx, s.users, bson.M{"_id": userID}, bson.M{"$set": bson.M{"password_hash": h}}); err != nil {
+	if err := s.store.SetPasswordHash(ctx, userID, h); err != nil {
 		s.log.Warn("password rehash failed", "user_id", userID, "error", err.Error())
 	}
 }
 
-func (s *Service) issuePair(ctx context.Context, d userDoc, family string) (Tokens, error) {
+// newPair signs an access token and makes a refresh token of family; the
+// caller stores the refresh token's record.
+func (s *Service) newPair(d UserRecord, family string) (Tokens, RefreshRecord, error) {
 	access, _, err := s.tokens.issue(d.ID, d.Role, d.OrgID)
 	if err != nil {
-		return Tokens{}, fault.Wrap(err, "sign access token")
+		return Tokens{}, RefreshRecord{}, fault.Wrap(err, "sign access token")
 	}
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
-		return Tokens{}, fault.Wrap(err, "random refresh token")
+		return Tokens{}, RefreshRecord{}, fault.Wrap(err, "random refresh token")
 	}
 	refresh := base64.RawURLEncoding.EncodeToString(raw)
 	now := s.now()
-	rd := refreshDoc{ID: hashRefresh(refresh), Family: family, UserID: d.ID, CreatedAt: now, ExpiresAt: now.Add(RefreshTokenTTL)}
-	if _, err := s.refresh.InsertOne(ctx, rd); err != nil {
-		return Tokens{}, fault.Wrap(err, "insert refresh token")
-	}
-	return Tokens{AccessToken: access, RefreshToken: refresh, ExpiresIn: int(AccessTokenTTL / time.Second)}, nil
+	rec := RefreshRecord{Hash: hashRefresh(refresh), Family: family, UserID: d.ID, CreatedAt: now, ExpiresAt: now.Add(RefreshTokenTTL)}
+	return Tokens{AccessToken: access, RefreshToken: refresh, ExpiresIn: int(AccessTokenTTL / time.Second)}, rec, nil
 }
 
 func hashRefresh(tok string) string {
@@ -165,30 +134,37 @@ func (s *Service) Refresh(ctx context.Context, token string) (Tokens, error) {
 		return Tokens{}, errRefresh("the refresh token is not valid")
 	}
 	h := hashRefresh(token)
-	var rd refreshDoc
-	if err := s.refresh.FindOne(ctx, bson.M{"_id": h}).Decode(&rd); err != nil {
-		if db.IsNotFound(err) {
-			return Tokens{}, errRefresh("the refresh token is not valid")
-		}
-		return Tokens{}, fault.Wrap(err, "read refresh token")
+	rd, err := s.store.RefreshToken(ctx, h)
+	if err != nil {
+		return Tokens{}, refreshErr(err, "read refresh token", "the refresh token is not valid")
 	}
 	now := s.now()
 	if !now.Before(rd.ExpiresAt) {
 		return Tokens{}, errRefresh("the refresh token has expired; please sign in again")
 	}
-	var fam familyDoc
-	if err := s.families.FindOne(ctx, bson.M{"_id": rd.Family}).Decode(&fam); err != nil {
-		if db.IsNotFound(err) {
-			return Tokens{}, errRefresh("this sign-in has ended; please sign in again")
-		}
-		return Tokens{}, fault.Wrap(err, "read sign-in")
+	fam, err := s.store.SignIn(ctx, rd.Family)
+	if err != nil {
+		return Tokens{}, refreshErr(err, "read sign-in", "this sign-in has ended; please sign in again")
 	}
 	if fam.Revoked {
 		return Tokens{}, errRefresh("this sign-in has ended; please sign in again")
 	}
-	// The arbiter: only one insert of this _id can succeed, in any process.
-	_, err := s.used.InsertOne(ctx, usedDoc{ID: h, Family: rd.Family, UserID: rd.UserID, UsedAt: now, ExpiresAt: rd.ExpiresAt})
-	if db.IsDuplicateKey(err) {
+	d, err := s.userRecord(ctx, rd.UserID)
+	if fault.KindOf(err) == fault.NotFound || (err == nil && d.Status == StatusSuspended) {
+		_ = s.revokeFamily(ctx, rd.Family, "account")
+		return Tokens{}, errRefresh("this sign-in has ended; please sign in again")
+	}
+	if err != nil {
+		return Tokens{}, err
+	}
+	tok, next, err := s.newPair(d, rd.Family)
+	if err != nil {
+		return Tokens{}, err
+	}
+	// The arbiter: the store lets exactly one rotation of this token
+	// succeed, in any process.
+	err = s.store.RotateRefreshToken(ctx, h, next, now)
+	if errors.Is(err, ErrConflict) {
 		if err := s.revokeFamily(ctx, rd.Family, "reuse"); err != nil {
 			return Tokens{}, err
 		}
@@ -198,15 +174,14 @@ func (s *Service) Refresh(ctx context.Context, token string) (Tokens, error) {
 	if err != nil {
 		return Tokens{}, fault.Wrap(err, "spend refresh token")
 	}
-	d, err := s.userDoc(ctx, rd.UserID)
-	if fault.KindOf(err) == fault.NotFound || (err == nil && d.Status == StatusSuspended) {
-		_ = s.revokeFamily(ctx, rd.Family, "account")
-		return Tokens{}, errRefresh("this sign-in has ended; please sign in again")
+	return tok, nil
+}
+
+func refreshErr(err error, what, notFound string) error {
+	if errors.Is(err, ErrNotFound) {
+		return errRefresh(notFound)
 	}
-	if err != nil {
-		return Tokens{}, err
-	}
-	return s.issuePair(ctx, d, rd.Family)
+	return fault.Wrap(err, what)
 }
 
 // Logout ends the sign-in the refresh token belongs to, if it is the
@@ -215,11 +190,11 @@ func (s *Service) Logout(ctx context.Context, callerID, token string) error {
 	if !wellFormedRefresh(token) {
 		return nil
 	}
-	var rd refreshDoc
-	if err := s.refresh.FindOne(ctx, bson.M{"_id": hashRefresh(token)}).Decode(&rd); err != nil {
-		if db.IsNotFound(err) {
-			return nil
-		}
+	rd, err := s.store.RefreshToken(ctx, hashRefresh(token))
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
 		return fault.Wrap(err, "read refresh token")
 	}
 	if rd.UserID != callerID {
@@ -229,35 +204,22 @@ func (s *Service) Logout(ctx context.Context, callerID, token string) error {
 }
 
 func (s *Service) revokeFamily(ctx context.Context, family, why string) error {
-	now := s.now()
-	_, err := s.db.Gate().UpdateOne(ctx, s.families, bson.M{"_id": family, "revoked": false},
-		bson.M{"$set": bson.M{"revoked": true, "revoked_at": now, "why": why}})
-	return fault.Wrap(err, "revoke sign-in")
+	return fault.Wrap(s.store.RevokeSignIn(ctx, family, why, s.now()), "revoke sign-in")
 }
 
 // RevokeAllSessions ends every sign-in of a user (suspension, erasure).
 // Access tokens already issued stop working too, because Authenticate reads
 // the account's status on every request.
 func (s *Service) RevokeAllSessions(ctx context.Context, userID, why string) error {
-	now := s.now()
-	_, err := s.db.Gate().UpdateMany(ctx, s.families, bson.M{"user_id": userID, "revoked": false},
-		bson.M{"$set": bson.M{"revoked": true, "revoked_at": now, "why": why}})
-	return fault.Wrap(err, "revoke sign-ins")
+	return fault.Wrap(s.store.RevokeUserSignIns(ctx, userID, why, s.now()), "revoke sign-ins")
 }
 
-// SweepExpired deletes refresh tokens and spent-token marks past their
-// expiry (FerretDB has no TTL indexes) and sign-ins left with no token.
+// SweepExpired deletes refresh tokens past their expiry (FerretDB has no
+// TTL indexes) and revoked sign-ins left with no live token.
 func (s *Service) SweepExpired(ctx context.Context) error {
 	now := s.now()
-	if _, err := s.db.Gate().DeleteMany(ctx, s.refresh, bson.M{"expires_at": bson.M{"$lte": now}}); err != nil {
-		return fault.Wrap(err, "sweep refresh tokens")
-	}
-	if _, err := s.db.Gate().DeleteMany(ctx, s.used, bson.M{"expires_at": bson.M{"$lte": now}}); err != nil {
-		return fault.Wrap(err, "sweep spent refresh tokens")
-	}
 	// Revoked sign-ins older than the refresh lifetime can have no live token.
-	_, err := s.db.Gate().DeleteMany(ctx, s.families, bson.M{"revoked": true, "revoked_at": bson.M{"$lte": now.Add(-RefreshTokenTTL)}})
-	return fault.Wrap(err, "sweep sign-ins")
+	return fault.Wrap(s.store.SweepSignIns(ctx, now, now.Add(-RefreshTokenTTL)), "sweep sign-ins")
 }
 
 // RunSweeper runs SweepExpired now and then every interval until ctx ends.

@@ -8,12 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
-
 	"github.com/clavis-app/clavis/internal/clock"
-	"github.com/clavis-app/clavis/internal/db"
 	"github.com/clavis-app/clavis/internal/fault"
 )
 
@@ -28,26 +23,19 @@ const (
 
 // throttle keeps failed sign-ins in the database, one inserted document per
 // failure and key, so that every replica sees the same counts and a restart
-// forgets nothing. Inserts are used rather than $inc on a counter because
-// FerretDB applies updates as read-then-write. Keys are SHA-256 digests: the
-// collection holds no email address or IP address in clear.
+// forgets nothing. Inserts are used rather than a counter because FerretDB
+// applies updates as read-then-write. Keys are SHA-256 digests: the store
+// holds no email address or IP address in clear.
 type throttle struct {
-	db    *db.DB
-	coll  *mongo.Collection
+	store Store
 	clock clock.Clock
 
 	mu        sync.Mutex
 	lastSweep time.Time
 }
 
-type failureDoc struct {
-	ID  string    `bson:"_id"`
-	Key string    `bson:"key"`
-	At  time.Time `bson:"at"`
-}
-
-func newThrottle(d *db.DB, coll *mongo.Collection, clk clock.Clock) *throttle {
-	return &throttle{db: d, coll: coll, clock: clk}
+func newThrottle(st Store, clk clock.Clock) *throttle {
+	return &throttle{store: st, clock: clk}
 }
 
 func throttleKey(kind, value string) string {
@@ -62,19 +50,14 @@ func addrKey(addr string) string   { return throttleKey("addr", addr) }
 // failure inside the window must leave it before another attempt is allowed.
 func (t *throttle) blockedFor(ctx context.Context, key string, limit int, window time.Duration) (time.Duration, error) {
 	now := t.clock.Now()
-	cur, err := t.coll.Find(ctx, bson.M{"key": key, "at": bson.M{"$gt": now.Add(-window)}},
-		options.Find().SetSort(bson.D{{Key: "at", Value: -1}}).SetLimit(int64(limit)).SetProjection(bson.M{"at": 1}))
+	times, err := t.store.FailureTimes(ctx, key, now.Add(-window), limit)
 	if err != nil {
 		return 0, err
 	}
-	var docs []failureDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return 0, err
-	}
-	if len(docs) < limit {
+	if len(times) < limit {
 		return 0, nil
 	}
-	return docs[limit-1].At.Add(window).Sub(now), nil
+	return times[limit-1].Add(window).Sub(now), nil
 }
 
 // check refuses the attempt when the email or the address is over its limit.
@@ -116,12 +99,12 @@ func (t *throttle) begin(ctx context.Context, email, addr string) (*attempt, err
 	}
 	now := t.clock.Now()
 	a := &attempt{t: t, email: email, emailDoc: newID()}
-	docs := []any{failureDoc{ID: a.emailDoc, Key: emailKey(email), At: now}}
+	docs := []Failure{{ID: a.emailDoc, Key: emailKey(email), At: now}}
 	if addr != "" {
 		a.addrDoc = newID()
-		docs = append(docs, failureDoc{ID: a.addrDoc, Key: addrKey(addr), At: now})
+		docs = append(docs, Failure{ID: a.addrDoc, Key: addrKey(addr), At: now})
 	}
-	if _, err := t.coll.InsertMany(ctx, docs); err != nil {
+	if err := t.store.RecordFailures(ctx, docs); err != nil {
 		return nil, fault.Wrap(err, "record login attempt")
 	}
 	t.sweep(ctx, now)
@@ -154,7 +137,7 @@ func (a *attempt) success(ctx context.Context) error {
 		return fault.Wrap(err, "reset login failures")
 	}
 	if a.addrDoc != "" {
-		if _, err := a.t.db.Gate().DeleteOne(ctx, a.t.coll, bson.M{"_id": a.addrDoc}); err != nil {
+		if err := a.t.store.ForgetFailure(ctx, a.addrDoc); err != nil {
 			return fault.Wrap(err, "reset login failures")
 		}
 	}
@@ -164,12 +147,11 @@ func (a *attempt) success(ctx context.Context) error {
 // reset forgets the email's failures after a successful sign-in. The
 // address's failures stay: they may be someone else's at the same address.
 func (t *throttle) reset(ctx context.Context, email string) error {
-	_, err := t.db.Gate().DeleteMany(ctx, t.coll, bson.M{"key": emailKey(email)})
-	return err
+	return t.store.ClearFailures(ctx, emailKey(email))
 }
 
 // sweep deletes failures older than the longest window, at most once a
-// minute per process, so the collection (scanned on the embedded store)
+// minute per process, so the table (scanned on the embedded FerretDB)
 // stays as small as the current attack.
 func (t *throttle) sweep(ctx context.Context, now time.Time) {
 	t.mu.Lock()
@@ -179,6 +161,6 @@ func (t *throttle) sweep(ctx context.Context, now time.Time) {
 	}
 	t.mu.Unlock()
 	if due {
-		_, _ = t.db.Gate().DeleteMany(ctx, t.coll, bson.M{"at": bson.M{"$lte": now.Add(-max(EmailFailureWindow, AddrFailureWindow))}})
+		_ = t.store.DeleteFailuresBefore(ctx, now.Add(-max(EmailFailureWindow, AddrFailureWindow)))
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/clavis-app/clavis/internal/clock"
-	"github.com/clavis-app/clavis/internal/db/dbtest"
 )
 
 // FuzzParseAccessToken: the parser never panics, and whatever it accepts
@@ -79,7 +78,7 @@ func BenchmarkIssueAccessToken(b *testing.B) {
 // _id, on the embedded FerretDB (SQLite) with a small users collection.
 func BenchmarkAuthenticate(b *testing.B) {
 	ctx := context.Background()
-	s := newTestService(b, dbtest.New(b), clock.Real{}, nil)
+	s := newTestService(b, newSQLiteStore(b), clock.Real{}, nil)
 	org, _ := s.CreateOrganisation(ctx, "Röda Korset", "Europe/Stockholm")
 	var tok string
 	for range 100 {
@@ -120,7 +119,7 @@ func BenchmarkPasswordHash(b *testing.B) {
 func BenchmarkLogin(b *testing.B) {
 	ctx := context.Background()
 	keys, _ := GenerateKeySet()
-	s, err := New(ctx, Config{DB: dbtest.New(b), Keys: keys})
+	s, err := New(ctx, Config{Store: newSQLiteStore(b), Keys: keys})
 	if err != nil {
 		b.Fatal(err)
 	}
