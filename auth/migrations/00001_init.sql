@@ -38,7 +38,7 @@ CREATE TABLE sign_ins (
     revoked_at INTEGER,
     why        TEXT NOT NULL DEFAULT ''
 ) STRICT;
-CREATE INDEX sign_ins_user ON sign_ins (user_id, created_at);
+CREATE INDEX sign_ins_user ON sign_ins (user_id, created_at, id);
 CREATE INDEX sign_ins_revoked ON sign_ins (revoked_at) WHERE revoked_at IS NOT NULL;
 
 -- A refresh token is spent by setting spent_at where it is NULL, inside a
