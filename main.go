@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -27,6 +28,7 @@ import (
 	"github.com/clavis-app/clavis/internal/clock"
 	"github.com/clavis-app/clavis/internal/db"
 	"github.com/clavis-app/clavis/internal/personal"
+	"github.com/clavis-app/clavis/internal/sqlite"
 	"github.com/clavis-app/clavis/matching"
 	"github.com/clavis-app/clavis/notify"
 	"github.com/clavis-app/clavis/seed"
@@ -237,7 +239,12 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 	if keyCreated {
 		log.Info("generated an access-token signing key", "path", keyPath, "kid", keys.SigningKeyID())
 	}
-	accounts, err := auth.New(ctx, auth.Config{DB: database, Keys: keys, Clock: clk, Personal: people, Logger: log})
+	accountStore, closeAccounts, err := openAuthStore(ctx, cfg, database)
+	if err != nil {
+		return err
+	}
+	defer closeAccounts()
+	accounts, err := auth.New(ctx, auth.Config{Store: accountStore, Keys: keys, Clock: clk, Personal: people, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -385,11 +392,36 @@ func runSeed(ctx context.Context, getenv func(string) string, out io.Writer) err
 	if err != nil {
 		return err
 	}
-	accounts, err := auth.New(ctx, auth.Config{DB: database, Keys: keys, Clock: clock.Real{}, Logger: log})
+	accountStore, closeAccounts, err := openAuthStore(ctx, cfg, database)
+	if err != nil {
+		return err
+	}
+	defer closeAccounts()
+	accounts, err := auth.New(ctx, auth.Config{Store: accountStore, Keys: keys, Clock: clock.Real{}, Logger: log})
 	if err != nil {
 		return err
 	}
 	return seed.Run(ctx, database, accounts, time.Now(), out)
+}
+
+// openAuthStore keeps accounts in MongoDB when MONGODB_URI is set and in
+// the SQLite file in the data directory otherwise (issue 11: the other
+// packages still use database until they move too).
+func openAuthStore(ctx context.Context, cfg config, database *db.DB) (auth.Store, func(), error) {
+	if cfg.MongoURI != "" {
+		st, err := auth.NewMongoStore(ctx, database)
+		return st, func() {}, err
+	}
+	d, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, sqlite.FileName))
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := auth.NewSQLiteStore(ctx, d)
+	if err != nil {
+		_ = d.Close()
+		return nil, nil, err
+	}
+	return st, func() { _ = d.Close() }, nil
 }
 
 // pushSender picks how pushes leave: an FCM emulator or fake

@@ -158,7 +158,7 @@ func TestRotatedKeyStillVerifies(t *testing.T) {
 	org := e.Org("Röda Korset Halmstad")
 	uid, oldTok := e.User(auth.RoleVolunteer, org, auth.StatusActive)
 	_, newPriv, _ := ed25519.GenerateKey(rand.Reader)
-	rotated, err := auth.New(context.Background(), auth.Config{DB: e.DB, Clock: e.Clock, Hash: auth.TestHashParams,
+	rotated, err := auth.New(context.Background(), auth.Config{Store: e.AuthStore, Clock: e.Clock, Hash: auth.TestHashParams,
 		Keys: auth.NewKeySet(newPriv, e.SigningKey.Public().(ed25519.PublicKey))})
 	if err != nil {
 		t.Fatal(err)

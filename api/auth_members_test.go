@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
-
 	"github.com/clavis-app/clavis/api"
 	"github.com/clavis-app/clavis/auth"
 	"github.com/clavis-app/clavis/internal/db"
@@ -170,8 +168,8 @@ func TestMemberActionsStayInsideTheOrganisation(t *testing.T) {
 			t.Fatalf("%s: %d, want %d: %s", tc.path, st, tc.want, b)
 		}
 	}
-	var doc struct{ Status string }
-	if err := e.DB.Collection("users").FindOne(context.Background(), bson.M{"_id": foreign}).Decode(&doc); err != nil || doc.Status != "pending" {
+	doc, err := e.AuthStore.User(context.Background(), foreign)
+	if err != nil || doc.Status != "pending" {
 		t.Fatalf("foreign member changed: %+v %v", doc, err)
 	}
 	if st, b := e.Call("POST", "/v1/organisations/"+org+"/members/"+mine+"/suspend", coord, map[string]string{}); st != 422 || !strings.Contains(string(b), `"reason"`) {
@@ -287,13 +285,12 @@ func TestExportAndErase(t *testing.T) {
 	if st, _ := e.tryLogin(e.Emails[id], testPassword); st != 401 {
 		t.Fatalf("login after erasure: %d", st)
 	}
-	ctx := context.Background()
-	for _, c := range []struct{ coll, field string }{{"users", "_id"}, {"refresh_tokens", "user_id"}, {"refresh_families", "user_id"}, {"refresh_used", "user_id"}} {
-		if n, err := e.DB.Collection(c.coll).CountDocuments(ctx, bson.M{c.field: id}); err != nil || n != 0 {
-			t.Fatalf("%s still holds %d documents of the erased user (%v)", c.coll, n, err)
+	for _, c := range []struct{ table, field string }{{"users", "id"}, {"refresh_tokens", "user_id"}, {"sign_ins", "user_id"}} {
+		if n := e.authCount(`SELECT count(*) FROM `+c.table+` WHERE `+c.field+` = ?`, id); n != 0 {
+			t.Fatalf("%s still holds %d rows of the erased user", c.table, n)
 		}
 	}
-	if n, _ := e.DB.Collection("users").CountDocuments(ctx, bson.M{"email": e.Emails[id]}); n != 0 {
+	if n := e.authCount(`SELECT count(*) FROM users WHERE email = ?`, e.Emails[id]); n != 0 {
 		t.Fatal("email still stored")
 	}
 	// The address is free again.
@@ -347,7 +344,7 @@ func TestAdminCreatesAreIdempotent(t *testing.T) {
 	if st1 != 201 || st2 != 201 || string(b1) != string(b2) {
 		t.Fatalf("first %d %s, retry %d %s", st1, b1, st2, b2)
 	}
-	if n, _ := e.DB.Collection("organisations").CountDocuments(context.Background(), bson.M{}); n != 1 {
+	if n := e.authCount(`SELECT count(*) FROM organisations`); n != 1 {
 		t.Fatalf("%d organisations, want 1", n)
 	}
 	var org struct{ ID string }

@@ -1,11 +1,8 @@
 package api_test
 
 import (
-	"context"
 	"strings"
 	"testing"
-
-	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/clavis-app/clavis/api"
 	"github.com/clavis-app/clavis/auth"
@@ -13,11 +10,7 @@ import (
 
 func (e *testEnv) countUsers() int64 {
 	e.T.Helper()
-	n, err := e.DB.Collection("users").CountDocuments(context.Background(), bson.M{})
-	if err != nil {
-		e.T.Fatal(err)
-	}
-	return n
+	return e.authCount(`SELECT count(*) FROM users`)
 }
 
 func validRegistration(org string) map[string]any {
@@ -45,10 +38,8 @@ func TestRegisterCreatesPendingUser(t *testing.T) {
 	if strings.Contains(string(b), "password") || strings.Contains(string(b), "argon2") {
 		t.Fatalf("the response leaks the password or its hash: %s", b)
 	}
-	var stored struct {
-		Hash string `bson:"password_hash"`
-	}
-	if err := e.DB.Collection("users").FindOne(context.Background(), bson.M{"_id": u.ID}).Decode(&stored); err != nil {
+	var stored struct{ Hash string }
+	if err := e.AuthSQL.QueryRow(`SELECT password_hash FROM users WHERE id = ?`, u.ID).Scan(&stored.Hash); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasPrefix(stored.Hash, "$argon2id$v=19$") || strings.Contains(stored.Hash, "tio tecken") {

@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -360,7 +359,7 @@ func newRoundTrips(t *testing.T, e *testEnv) *roundTrips {
 	t.Cleanup(func() { _ = client.Disconnect(context.Background()) })
 	md := &db.DB{Database: client.Database(name), Client: client, Embedded: e.DB.Embedded, URI: e.DB.URI}
 	md.SetGate(e.DB.Gate())
-	accounts, err := auth.New(ctx, auth.Config{DB: md, Keys: auth.NewKeySet(e.SigningKey), Clock: e.Clock, Hash: auth.TestHashParams})
+	accounts, err := auth.New(ctx, auth.Config{Store: e.AuthStore, Keys: auth.NewKeySet(e.SigningKey), Clock: e.Clock, Hash: auth.TestHashParams})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -394,26 +393,27 @@ func (r *roundTrips) call(t *testing.T, path, token string) (int, []byte, []stri
 }
 
 // seedVolunteers inserts n active volunteers of org (accounts and
-// profiles, in bulk, straight into their collections with the fields the
-// stores write) with homes within about 40 km of lat, lon, each available
+// profiles: accounts through the accounts' store, profiles in bulk straight
+// into their collection with the fields the store writes) with homes within about 40 km of lat, lon, each available
 // 07:00–21:00 on day. One slot rather than seven keeps the documents small:
 // under -race the embedded FerretDB records a stack trace for every
 // sub-document it handles, and seeding 10 000 week-long profiles took 26 s.
-func seedVolunteers(tb testing.TB, d *db.DB, org string, n, from int, lat, lon float64, day time.Weekday, rng *rand.Rand) []string {
+func seedVolunteers(tb testing.TB, e *testEnv, org string, n, from int, lat, lon float64, day time.Weekday, rng *rand.Rand) []string {
 	tb.Helper()
 	ctx := context.Background()
 	weekday := []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}[day]
 	spec := &availability.Spec{TimeZone: "Europe/Stockholm", Weekly: []availability.SlotSpec{{Weekday: weekday, Start: "07:00", End: "21:00"}},
 		Exceptions: []availability.Exception{}}
 	now := testNow
-	users := make([]any, 0, n)
+	d := e.DB
+	users := make([]auth.UserRecord, 0, n)
 	profiles := make([]any, 0, n)
 	ids := make([]string, 0, n)
 	for i := range n {
 		id := fmt.Sprintf("seedvol%06d", from+i)
 		ids = append(ids, id)
-		users = append(users, bson.M{"_id": id, "email": id + "@example.org", "password_hash": "", "name": fmt.Sprintf("Volunteer %d", from+i),
-			"role": auth.RoleVolunteer, "org_id": org, "status": auth.StatusActive, "language": "sv", "created_at": now, "updated_at": now})
+		users = append(users, auth.UserRecord{User: auth.User{ID: id, Email: id + "@example.org", Name: fmt.Sprintf("Volunteer %d", from+i),
+			Role: auth.RoleVolunteer, OrgID: org, Status: auth.StatusActive, Language: "sv", CreatedAt: now}, UpdatedAt: now})
 		hLat := lat + (rng.Float64()*2-1)*0.36 // ±40 km north-south
 		hLon := lon + (rng.Float64()*2-1)*0.65 // ±40 km east-west at 56°N
 		profiles = append(profiles, matching.VolunteerProfile{
@@ -426,8 +426,10 @@ func seedVolunteers(tb testing.TB, d *db.DB, org string, n, from int, lat, lon f
 	}
 	for from := 0; from < n; from += 1000 {
 		to := min(n, from+1000)
-		if _, err := d.Collection("users").InsertMany(ctx, users[from:to]); err != nil {
-			tb.Fatal(err)
+		for _, u := range users[from:to] {
+			if err := e.AuthStore.InsertUser(ctx, u); err != nil {
+				tb.Fatal(err)
+			}
 		}
 		if _, err := d.Collection(matching.CollVolunteers).InsertMany(ctx, profiles[from:to]); err != nil {
 			tb.Fatal(err)
@@ -489,10 +491,10 @@ func TestCandidatesAndOffersRoundTripsAreFixed(t *testing.T) {
 		t.Fatal(err)
 	}
 	day := o.StartsAt.In(sto).Weekday()
-	seedVolunteers(t, e.DB, org, 99, 0, torg.Lat, torg.Lon, day, rng)
+	seedVolunteers(t, e, org, 99, 0, torg.Lat, torg.Lon, day, rng)
 	smallC, smallO := measure(100)
 	t0 := time.Now()
-	seedVolunteers(t, e.DB, org, large-100, 99, torg.Lat, torg.Lon, day, rng)
+	seedVolunteers(t, e, org, large-100, 99, torg.Lat, torg.Lon, day, rng)
 	t.Logf("seeded %d more volunteers in %v", large-100, time.Since(t0).Round(time.Millisecond))
 	t0 = time.Now()
 	largeC, largeO := measure(large)

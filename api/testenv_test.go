@@ -49,6 +49,8 @@ import (
 	"github.com/clavis-app/clavis/internal/db"
 	"github.com/clavis-app/clavis/internal/db/dbtest"
 	"github.com/clavis-app/clavis/internal/personal"
+	"github.com/clavis-app/clavis/internal/sqlite"
+	"github.com/clavis-app/clavis/internal/sqlite/sqlitetest"
 )
 
 // testNow is where every test env's clock starts: a Wednesday, 11:00 in
@@ -68,6 +70,9 @@ type testEnv struct {
 	Clock    *clock.Fake
 	Auth     *auth.Service
 	Personal *personal.Registry
+	// AuthStore is the accounts' store, on AuthSQL (a SQLite file of its own).
+	AuthStore auth.Store
+	AuthSQL   *sqlite.DB
 
 	// Emails of the users made by User, by id (for tests that log in).
 	// Read it directly only while no User call runs; Email is safe anytime.
@@ -97,7 +102,11 @@ func buildTestEnv(tb testing.TB, t *testing.T, opts ...func(*api.Deps)) *testEnv
 	}
 	e.SigningKey = priv
 	keys := auth.NewKeySet(priv)
-	e.Auth, err = auth.New(ctx, auth.Config{DB: e.DB, Keys: keys, Clock: e.Clock, Personal: e.Personal, Hash: auth.TestHashParams})
+	e.AuthSQL = sqlitetest.New(tb)
+	if e.AuthStore, err = auth.NewSQLiteStore(ctx, e.AuthSQL); err != nil {
+		tb.Fatal(err)
+	}
+	e.Auth, err = auth.New(ctx, auth.Config{Store: e.AuthStore, Keys: keys, Clock: e.Clock, Personal: e.Personal, Hash: auth.TestHashParams})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -126,6 +135,16 @@ func (e *testEnv) tb() testing.TB {
 		return e.T
 	}
 	panic("testEnv built without a *testing.T")
+}
+
+// authCount runs a count query on the accounts' SQLite tables.
+func (e *testEnv) authCount(query string, args ...any) int64 {
+	e.tb().Helper()
+	var n int64
+	if err := e.AuthSQL.QueryRow(query, args...).Scan(&n); err != nil {
+		e.tb().Fatalf("%s: %v", query, err)
+	}
+	return n
 }
 
 // Org creates an organisation in Europe/Stockholm and returns its id.

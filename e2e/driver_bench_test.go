@@ -74,7 +74,11 @@ func newFixture(b *testing.B) *fixture {
 	if err != nil {
 		b.Fatal(err)
 	}
-	seedAccounts, err := auth.New(ctx, auth.Config{DB: seeded, Keys: keys, Clock: clock.Real{}, Hash: auth.TestHashParams})
+	seededStore, err := auth.NewMongoStore(ctx, seeded)
+	if err != nil {
+		b.Fatal(err)
+	}
+	seedAccounts, err := auth.New(ctx, auth.Config{Store: seededStore, Keys: keys, Clock: clock.Real{}, Hash: auth.TestHashParams})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -99,7 +103,11 @@ func newFixture(b *testing.B) *fixture {
 	b.Cleanup(func() { _ = client.Disconnect(context.Background()) })
 	f.d = &db.DB{Database: client.Database(seeded.Name()), Client: client, Embedded: seeded.Embedded, URI: seeded.URI}
 	f.d.SetGate(db.NewGate(seeded.Embedded))
-	if f.accounts, err = auth.New(ctx, auth.Config{DB: f.d, Keys: keys, Clock: clock.Real{}, Hash: auth.TestHashParams}); err != nil {
+	fixtureStore, err := auth.NewMongoStore(ctx, f.d)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if f.accounts, err = auth.New(ctx, auth.Config{Store: fixtureStore, Keys: keys, Clock: clock.Real{}, Hash: auth.TestHashParams}); err != nil {
 		b.Fatal(err)
 	}
 	if f.outings, err = matching.NewService(ctx, f.d, matching.Config{Clock: clock.Real{}, Directory: matching.AccountsDirectory(f.accounts)}); err != nil {

@@ -26,7 +26,12 @@ func TestSeedIsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	accts, err := auth.New(ctx, auth.Config{DB: d, Keys: keys, Clock: clock.NewFake(now), Hash: auth.TestHashParams})
+	// Accounts in the same MongoDB database, so that the counts below see them.
+	accountStore, err := auth.NewMongoStore(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	accts, err := auth.New(ctx, auth.Config{Store: accountStore, Keys: keys, Clock: clock.NewFake(now), Hash: auth.TestHashParams})
 	if err != nil {
 		t.Fatal(err)
 	}
