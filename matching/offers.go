@@ -50,11 +50,12 @@ const maxOfferPool = 500
 // offerDoc is an outing with the matcher's offer state.
 type offerDoc struct {
 	Outing     `bson:",inline"`
-	offerState `bson:",inline"`
+	OfferState `bson:",inline"`
 }
 
-// offerState is the matcher's bookkeeping on an outing.
-type offerState struct {
+// OfferState is the matcher's bookkeeping on an outing (exported so the
+// BSON codec sees the embedded fields).
+type OfferState struct {
 	OfferedTo  []OfferRecord `bson:"offered_to"`
 	OfferedIDs []string      `bson:"offered_ids"`
 	OfferWave  int           `bson:"offer_wave"`
@@ -482,7 +483,7 @@ func decodeOfferCursor(s string) (*offerCursor, error) {
 }
 
 // stripOfferRecords removes a volunteer from an offer state's records.
-func stripOfferRecords(st *offerState, volunteerID string) {
+func stripOfferRecords(st *OfferState, volunteerID string) {
 	st.OfferedTo = slices.DeleteFunc(slices.Clone(st.OfferedTo), func(r OfferRecord) bool { return r.VolunteerID == volunteerID })
 	st.OfferedIDs = slices.DeleteFunc(slices.Clone(st.OfferedIDs), func(id string) bool { return id == volunteerID })
 	st.OfferedTo, st.OfferedIDs = nonNil(st.OfferedTo), nonNil(st.OfferedIDs)

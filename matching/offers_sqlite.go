@@ -34,7 +34,7 @@ func (s *sqliteStore) offerDocIn(ctx context.Context, q querier, id string) (*of
 	if err := json.Unmarshal(doc, &d.Outing); err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal(offers, &d.offerState); err != nil {
+	if err := json.Unmarshal(offers, &d.OfferState); err != nil {
 		return nil, err
 	}
 	d.OfferRev = rev
@@ -56,7 +56,7 @@ func (s *sqliteStore) UpdateOffers(ctx context.Context, id string, change func(*
 			return err
 		}
 		d.OfferRev++
-		offers, err := json.Marshal(d.offerState)
+		offers, err := json.Marshal(d.OfferState)
 		if err != nil {
 			return err
 		}
@@ -110,7 +110,7 @@ func (s *sqliteStore) StripOffers(ctx context.Context, volunteerID string) error
 	}
 	for _, id := range ids {
 		err := s.UpdateOffers(ctx, id, func(d *offerDoc) ([]Event, bool, error) {
-			stripOfferRecords(&d.offerState, volunteerID)
+			stripOfferRecords(&d.OfferState, volunteerID)
 			return nil, true, nil
 		})
 		if err != nil && !errors.Is(err, ErrNotFound) {

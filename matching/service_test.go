@@ -53,11 +53,19 @@ var fixtureNow = time.Date(2026, 6, 1, 6, 0, 0, 0, time.UTC)
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	d := sqlitetest.New(t)
-	f := &fixture{t: t, ctx: context.Background(), db: d, clock: clock.NewFake(fixtureNow), dir: &memDirectory{members: map[string]Member{}}}
-	st, err := NewSQLiteStore(f.ctx, d)
+	st, err := NewSQLiteStore(context.Background(), d)
 	if err != nil {
 		t.Fatal(err)
 	}
+	f := newFixtureOn(t, st)
+	f.db = d
+	return f
+}
+
+// newFixtureOn is a fixture over any store (the contract suite's engines).
+func newFixtureOn(t testing.TB, st Store) *fixture {
+	t.Helper()
+	f := &fixture{t: t, ctx: context.Background(), clock: clock.NewFake(fixtureNow), dir: &memDirectory{members: map[string]Member{}}}
 	svc, err := NewService(f.ctx, st, Config{Clock: f.clock, Directory: f.dir})
 	if err != nil {
 		t.Fatal(err)

@@ -466,7 +466,7 @@ func (s *mongoStore) UpdateOffers(ctx context.Context, id string, change func(*o
 		if err != nil || !write {
 			return err
 		}
-		raw, err := bson.Marshal(d.offerState)
+		raw, err := bson.Marshal(d.OfferState)
 		if err != nil {
 			return err
 		}
@@ -528,7 +528,7 @@ func (s *mongoStore) StripOffers(ctx context.Context, volunteerID string) error 
 	for _, o := range docs {
 		err := retried(func() error {
 			return s.UpdateOffers(ctx, o.ID, func(d *offerDoc) ([]Event, bool, error) {
-				stripOfferRecords(&d.offerState, volunteerID)
+				stripOfferRecords(&d.OfferState, volunteerID)
 				return nil, true, nil
 			})
 		})
