@@ -258,7 +258,12 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 		}
 	}
 
-	outings, err := matching.NewService(ctx, database, matching.Config{Clock: clk, Directory: matching.AccountsDirectory(accounts), Logger: log})
+	matchingStore, closeMatching, err := openMatchingStore(ctx, cfg, database)
+	if err != nil {
+		return err
+	}
+	defer closeMatching()
+	outings, err := matching.NewService(ctx, matchingStore, matching.Config{Clock: clk, Directory: matching.AccountsDirectory(accounts), Logger: log})
 	if err != nil {
 		return err
 	}
@@ -401,7 +406,32 @@ func runSeed(ctx context.Context, getenv func(string) string, out io.Writer) err
 	if err != nil {
 		return err
 	}
-	return seed.Run(ctx, database, accounts, time.Now(), out)
+	ms, closeMatching, err := openMatchingStore(ctx, cfg, database)
+	if err != nil {
+		return err
+	}
+	defer closeMatching()
+	return seed.Run(ctx, database, ms, accounts, time.Now(), out)
+}
+
+// openMatchingStore is matching's store: the SQLite file in the data
+// directory, or MongoDB when MONGODB_URI is set. (Interim wiring while the
+// other packages move to their stores.)
+func openMatchingStore(ctx context.Context, cfg config, database *db.DB) (matching.Store, func(), error) {
+	if cfg.MongoURI != "" {
+		st, err := matching.NewMongoStore(ctx, database)
+		return st, func() {}, err
+	}
+	sq, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, sqlite.FileName))
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := matching.NewSQLiteStore(ctx, sq)
+	if err != nil {
+		_ = sq.Close()
+		return nil, nil, err
+	}
+	return st, func() { _ = sq.Close() }, nil
 }
 
 // openAuthStore keeps accounts in MongoDB when MONGODB_URI is set and in

@@ -363,7 +363,7 @@ func newRoundTrips(t *testing.T, e *testEnv) *roundTrips {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := matching.NewService(ctx, md, matching.Config{Clock: e.Clock, Directory: matching.AccountsDirectory(accounts)})
+	svc, err := matching.NewService(ctx, e.Matching, matching.Config{Clock: e.Clock, Directory: matching.AccountsDirectory(accounts)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -398,16 +398,15 @@ func (r *roundTrips) call(t *testing.T, path, token string) (int, []byte, []stri
 // 07:00–21:00 on day. One slot rather than seven keeps the documents small:
 // under -race the embedded FerretDB records a stack trace for every
 // sub-document it handles, and seeding 10 000 week-long profiles took 26 s.
-func seedVolunteers(tb testing.TB, e *testEnv, org string, n, from int, lat, lon float64, day time.Weekday, rng *rand.Rand) []string {
+func seedVolunteers(tb testing.TB, e *testEnv, st matching.Store, org string, n, from int, lat, lon float64, day time.Weekday, rng *rand.Rand) []string {
 	tb.Helper()
 	ctx := context.Background()
 	weekday := []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}[day]
 	spec := &availability.Spec{TimeZone: "Europe/Stockholm", Weekly: []availability.SlotSpec{{Weekday: weekday, Start: "07:00", End: "21:00"}},
 		Exceptions: []availability.Exception{}}
 	now := testNow
-	d := e.DB
 	users := make([]auth.UserRecord, 0, n)
-	profiles := make([]any, 0, n)
+	profiles := make([]matching.VolunteerProfile, 0, n)
 	ids := make([]string, 0, n)
 	for i := range n {
 		id := fmt.Sprintf("seedvol%06d", from+i)
@@ -431,8 +430,13 @@ func seedVolunteers(tb testing.TB, e *testEnv, org string, n, from int, lat, lon
 				tb.Fatal(err)
 			}
 		}
-		if _, err := d.Collection(matching.CollVolunteers).InsertMany(ctx, profiles[from:to]); err != nil {
-			tb.Fatal(err)
+		for _, p := range profiles[from:to] {
+			if _, err := st.UpdateVolunteer(ctx, p.UserID, true, func(q *matching.VolunteerProfile) (bool, error) {
+				*q = p
+				return true, nil
+			}); err != nil {
+				tb.Fatal(err)
+			}
 		}
 	}
 	return ids
@@ -491,10 +495,10 @@ func TestCandidatesAndOffersRoundTripsAreFixed(t *testing.T) {
 		t.Fatal(err)
 	}
 	day := o.StartsAt.In(sto).Weekday()
-	seedVolunteers(t, e, org, 99, 0, torg.Lat, torg.Lon, day, rng)
+	seedVolunteers(t, e, e.Matching, org, 99, 0, torg.Lat, torg.Lon, day, rng)
 	smallC, smallO := measure(100)
 	t0 := time.Now()
-	seedVolunteers(t, e, org, large-100, 99, torg.Lat, torg.Lon, day, rng)
+	seedVolunteers(t, e, e.Matching, org, large-100, 99, torg.Lat, torg.Lon, day, rng)
 	t.Logf("seeded %d more volunteers in %v", large-100, time.Since(t0).Round(time.Millisecond))
 	t0 = time.Now()
 	largeC, largeO := measure(large)

@@ -20,7 +20,12 @@ var envMatching sync.Map // *testEnv -> *matching.Service
 func init() {
 	envServices = append(envServices, func(e *testEnv, d *api.Deps) {
 		ctx := context.Background()
-		svc, err := matching.NewService(ctx, e.DB, matching.Config{Clock: e.Clock, Directory: matching.AccountsDirectory(e.Auth)})
+		st, err := matching.NewSQLiteStore(ctx, e.SQL)
+		if err != nil {
+			panic(fmt.Sprintf("matching store: %v", err))
+		}
+		e.Matching = st
+		svc, err := matching.NewService(ctx, st, matching.Config{Clock: e.Clock, Directory: matching.AccountsDirectory(e.Auth)})
 		if err != nil {
 			panic(fmt.Sprintf("matching service: %v", err))
 		}

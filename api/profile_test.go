@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
-
 	"github.com/clavis-app/clavis/auth"
 	"github.com/clavis-app/clavis/matching"
 )
@@ -41,8 +39,8 @@ func TestVolunteerProfileAndAvailability(t *testing.T) {
 			t.Fatalf("profile answer lacks %s: %s", s, body)
 		}
 	}
-	var doc matching.VolunteerProfile
-	if err := e.DB.Collection(matching.CollVolunteers).FindOne(context.Background(), bson.M{"_id": id}).Decode(&doc); err != nil {
+	doc, err := e.Matching.Volunteer(context.Background(), id)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if doc.HomeCell != matching.HomeCell(56.6718, 12.8614) || doc.OrgID != org || doc.Status != auth.StatusPending {
@@ -59,7 +57,7 @@ func TestVolunteerProfileAndAvailability(t *testing.T) {
 		t.Fatalf("availability answer: %s", body)
 	}
 	// The profile survives an availability write and vice versa.
-	if err := e.DB.Collection(matching.CollVolunteers).FindOne(context.Background(), bson.M{"_id": id}).Decode(&doc); err != nil {
+	if doc, err = e.Matching.Volunteer(context.Background(), id); err != nil {
 		t.Fatal(err)
 	}
 	if doc.Availability == nil || len(doc.Availability.Weekly) != 2 || doc.TravelRadiusKm != 8.5 {

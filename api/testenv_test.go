@@ -51,6 +51,7 @@ import (
 	"github.com/clavis-app/clavis/internal/personal"
 	"github.com/clavis-app/clavis/internal/sqlite"
 	"github.com/clavis-app/clavis/internal/sqlite/sqlitetest"
+	"github.com/clavis-app/clavis/matching"
 )
 
 // testNow is where every test env's clock starts: a Wednesday, 11:00 in
@@ -80,6 +81,10 @@ type testEnv struct {
 	emailsMu sync.Mutex
 	// SigningKey signs this env's access tokens (for tests that forge tokens).
 	SigningKey ed25519.PrivateKey
+	// SQL is this env's SQLite database (the stores moved off MongoDB).
+	SQL *sqlite.DB
+	// Matching is the matching service's store, on SQL.
+	Matching matching.Store
 }
 
 var envUserSeq atomic.Int64
@@ -95,7 +100,7 @@ func newTestEnv(t *testing.T, opts ...func(*api.Deps)) *testEnv {
 func buildTestEnv(tb testing.TB, t *testing.T, opts ...func(*api.Deps)) *testEnv {
 	tb.Helper()
 	ctx := context.Background()
-	e := &testEnv{T: t, DB: dbtest.New(tb), Clock: clock.NewFake(testNow), Personal: &personal.Registry{}, Emails: map[string]string{}}
+	e := &testEnv{T: t, DB: dbtest.New(tb), SQL: sqlitetest.New(tb), Clock: clock.NewFake(testNow), Personal: &personal.Registry{}, Emails: map[string]string{}}
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		tb.Fatal(err)

@@ -82,7 +82,11 @@ func newFixture(b *testing.B) *fixture {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := seed.Run(ctx, seeded, seedAccounts, time.Now(), io.Discard); err != nil {
+	seededMatching, err := matching.NewMongoStore(ctx, seeded)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := seed.Run(ctx, seeded, seededMatching, seedAccounts, time.Now(), io.Discard); err != nil {
 		b.Fatalf("seed: %v", err)
 	}
 
@@ -110,7 +114,11 @@ func newFixture(b *testing.B) *fixture {
 	if f.accounts, err = auth.New(ctx, auth.Config{Store: fixtureStore, Keys: keys, Clock: clock.Real{}, Hash: auth.TestHashParams}); err != nil {
 		b.Fatal(err)
 	}
-	if f.outings, err = matching.NewService(ctx, f.d, matching.Config{Clock: clock.Real{}, Directory: matching.AccountsDirectory(f.accounts)}); err != nil {
+	fMatching, err := matching.NewMongoStore(ctx, f.d)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if f.outings, err = matching.NewService(ctx, fMatching, matching.Config{Clock: clock.Real{}, Directory: matching.AccountsDirectory(f.accounts)}); err != nil {
 		b.Fatal(err)
 	}
 	if f.matcher, err = matching.NewMatcher(ctx, f.outings, matching.MatcherConfig{}); err != nil {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,12 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
-
 	"github.com/clavis-app/clavis/auth"
-	"github.com/clavis-app/clavis/internal/db"
 	"github.com/clavis-app/clavis/internal/fault"
 	"github.com/clavis-app/clavis/matching/availability"
 )
@@ -78,16 +74,14 @@ type MatcherConfig struct {
 // participants' preferred and never-again volunteers.
 type Matcher struct {
 	svc     *Service
-	st      *store
-	prefs   *mongo.Collection
+	st      Store
 	weights Weights
 	wave    int
 	wait    time.Duration
 	log     *slog.Logger
 }
 
-// NewMatcher builds the matcher over svc and creates the indexes of its
-// queries. Invalid weights are an error (main.go stops on it).
+// NewMatcher builds the matcher over svc. Invalid weights are an error (main.go stops on it).
 func NewMatcher(ctx context.Context, svc *Service, cfg MatcherConfig) (*Matcher, error) {
 	w := cfg.Weights
 	if w == (Weights{}) {
@@ -110,52 +104,14 @@ func NewMatcher(ctx context.Context, svc *Service, cfg MatcherConfig) (*Matcher,
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	m := &Matcher{
-		svc: svc, st: svc.st, prefs: svc.st.d.Collection(CollPreferences),
+		svc: svc, st: svc.st,
 		weights: w, wave: cfg.OfferWave, wait: max(cfg.OfferWait, MinOfferWait), log: log,
-	}
-	// One index a call, as in newStore (FerretDB v1.24.2 panics on several
-	// existing ones in one createIndexes).
-	for _, want := range []struct {
-		coll *mongo.Collection
-		keys bson.D
-	}{
-		{m.st.outings, bson.D{{Key: "status", Value: 1}, {Key: "offer_check_at", Value: 1}}},
-		{m.st.outings, bson.D{{Key: "offered_ids", Value: 1}}},
-		{m.prefs, bson.D{{Key: "volunteer_ids", Value: 1}}},
-	} {
-		if err := db.EnsureIndexes(ctx, want.coll, mongo.IndexModel{Keys: want.keys}); err != nil {
-			return nil, err
-		}
 	}
 	return m, nil
 }
 
 // Weights returns the weights in use.
 func (m *Matcher) Weights() Weights { return m.weights }
-
-// ---- store queries ----
-
-// candidateProfiles is the indexed prefilter: an organisation's active
-// volunteers with a profile whose home cell is among cells. The fields
-// ranking does not use (commitments, revision) are left on the server.
-func (s *store) candidateProfiles(ctx context.Context, orgID string, cells []string) ([]VolunteerProfile, error) {
-	return s.findProfiles(ctx, bson.M{
-		"organisation_id": orgID, "status": auth.StatusActive, "home_cell": bson.M{"$in": cells}, "has_profile": true,
-	})
-}
-
-func (s *store) findProfiles(ctx context.Context, filter bson.M) ([]VolunteerProfile, error) {
-	opts := options.Find().
-		SetProjection(bson.M{"commitments": 0, "rev": 0, "updated_at": 0}).
-		SetLimit(MaxCandidatePool).SetBatchSize(MaxCandidatePool + 1)
-	cur, err := s.volunteers.Find(ctx, filter, opts)
-	if err != nil {
-		return nil, err
-	}
-	var out []VolunteerProfile
-	err = cur.All(ctx, &out)
-	return out, err
-}
 
 // bookingRow is an outing as load, busy and history need it.
 type bookingRow struct {
@@ -180,62 +136,16 @@ type bookingQuery struct {
 	participants []string
 }
 
+// Statuses that hold a volunteer's time, and those that count as load.
 var (
-	liveStatuses    = bson.A{StatusPendingApproval, StatusConfirmed, StatusInProgress}
-	countedStatuses = bson.A{StatusPendingApproval, StatusConfirmed, StatusInProgress, StatusCompleted}
+	liveStatuses    = []OutingStatus{StatusPendingApproval, StatusConfirmed, StatusInProgress}
+	countedStatuses = []OutingStatus{StatusPendingApproval, StatusConfirmed, StatusInProgress, StatusCompleted}
 )
-
-// bookingsOf is the one query on outings for a candidate set: conflicts,
-// recent load and history with the participant(s), as a single $or so the
-// (on the embedded store, scanned) collection is read once.
-func (s *store) bookingsOf(ctx context.Context, volunteerIDs []string, q bookingQuery) ([]bookingRow, error) {
-	or := bson.A{bson.M{"status": bson.M{"$in": liveStatuses},
-		"starts_at": bson.M{"$lt": q.busy.to}, "ends_at": bson.M{"$gt": q.busy.from}}}
-	for _, w := range q.load {
-		or = append(or, bson.M{"status": bson.M{"$in": countedStatuses}, "starts_at": bson.M{"$gte": w.from, "$lt": w.to}})
-	}
-	if len(q.participants) > 0 {
-		or = append(or, bson.M{"status": StatusCompleted, "participant_id": bson.M{"$in": q.participants}})
-	}
-	var who any = bson.M{"$in": volunteerIDs}
-	if len(volunteerIDs) == 1 {
-		who = volunteerIDs[0]
-	}
-	opts := options.Find().
-		SetProjection(bson.M{"_id": 1, "volunteer_id": 1, "participant_id": 1, "status": 1, "starts_at": 1, "ends_at": 1}).
-		SetLimit(maxBookingRows).SetBatchSize(maxBookingRows + 1)
-	cur, err := s.outings.Find(ctx, bson.M{"volunteer_id": who, "$or": or}, opts)
-	if err != nil {
-		return nil, err
-	}
-	var rows []bookingRow
-	err = cur.All(ctx, &rows)
-	return rows, err
-}
 
 type ratingRow struct {
 	VolunteerID   string `bson:"volunteer_id"`
 	ParticipantID string `bson:"participant_id"`
 	Rating        int    `bson:"rating"`
-}
-
-// ratingsOf is the one query on feedback for a candidate set: every rating
-// participants gave these volunteers.
-func (s *store) ratingsOf(ctx context.Context, volunteerIDs []string) ([]ratingRow, error) {
-	var who any = bson.M{"$in": volunteerIDs}
-	if len(volunteerIDs) == 1 {
-		who = volunteerIDs[0]
-	}
-	opts := options.Find().
-		SetProjection(bson.M{"_id": 0, "volunteer_id": 1, "participant_id": 1, "rating": 1}).
-		SetLimit(maxRatingRows).SetBatchSize(maxRatingRows + 1)
-	cur, err := s.feedback.Find(ctx, bson.M{"volunteer_id": who, "author_role": auth.RoleParticipant}, opts)
-	if err != nil {
-		return nil, err
-	}
-	var rows []ratingRow
-	err = cur.All(ctx, &rows)
-	return rows, err
 }
 
 // ---- from documents to the ranking core ----
@@ -441,7 +351,7 @@ type profileLoader func(ctx context.Context, o *Outing) ([]VolunteerProfile, err
 // nearProfiles is the indexed prefilter for o's meeting point.
 func (m *Matcher) nearProfiles(ctx context.Context, o *Outing) ([]VolunteerProfile, error) {
 	cells := CellsCovering(o.MeetingPoint.Lat, o.MeetingPoint.Lon, MaxTravelRadiusKm)
-	ps, err := m.st.candidateProfiles(ctx, o.OrgID, cells)
+	ps, err := m.st.VolunteersInCells(ctx, VolunteerQuery{OrgID: o.OrgID, Status: auth.StatusActive, Cells: cells, WithProfile: true, Limit: MaxCandidatePool})
 	if len(ps) >= MaxCandidatePool {
 		m.log.Warn("candidate prefilter hit its bound; some volunteers were not ranked", "outing_id", o.ID, "bound", MaxCandidatePool)
 	}
@@ -451,7 +361,7 @@ func (m *Matcher) nearProfiles(ctx context.Context, o *Outing) ([]VolunteerProfi
 // buildPool assembles o's ranking input at now. With inOrder every
 // excluded volunteer gets what it takes to name its first failing rule.
 func (m *Matcher) buildPool(ctx context.Context, o *Outing, now time.Time, inOrder bool, load profileLoader) (*pool, error) {
-	prefs, err := m.st.preferencesOf(ctx, o.ParticipantID)
+	prefs, err := m.svc.preferencesOf(ctx, o.ParticipantID)
 	if err != nil {
 		return nil, fault.Wrap(err, "read preferences")
 	}
@@ -472,11 +382,11 @@ func (m *Matcher) buildPool(ctx context.Context, o *Outing, now time.Time, inOrd
 	if len(need) == 0 {
 		return p, nil
 	}
-	rows, err := m.st.bookingsOf(ctx, need, bookingQueryFor(&p.req, o.ParticipantID))
+	rows, err := m.st.BookingsOf(ctx, need, bookingQueryFor(&p.req, o.ParticipantID))
 	if err != nil {
 		return nil, fault.Wrap(err, "read volunteers' outings")
 	}
-	ratings, err := m.st.ratingsOf(ctx, need)
+	ratings, err := m.st.RatingsOf(ctx, need)
 	if err != nil {
 		return nil, fault.Wrap(err, "read volunteers' ratings")
 	}
@@ -542,7 +452,7 @@ func (m *Matcher) candidates(ctx context.Context, who auth.Identity, outingID st
 	if offset+limit > MaxCandidatesDepth {
 		return CandidatesPage{}, fault.InvalidField("cursor", fmt.Sprintf("candidates are listed to a depth of %d", MaxCandidatesDepth))
 	}
-	o, err := m.st.outingByID(ctx, outingID)
+	o, err := m.st.Outing(ctx, outingID)
 	if err != nil {
 		return CandidatesPage{}, notFoundOr(err, "outing")
 	}
@@ -797,8 +707,8 @@ type acceptFacts struct {
 // acceptFacts reads the facts for who accepting outing id; nil when the
 // outing does not exist or is not open (the transition then says why).
 func (s *Service) acceptFacts(ctx context.Context, who auth.Identity, id string) (*acceptFacts, error) {
-	o, err := s.st.outingByID(ctx, id)
-	if db.IsNotFound(err) {
+	o, err := s.st.Outing(ctx, id)
+	if errors.Is(err, ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
@@ -807,7 +717,7 @@ func (s *Service) acceptFacts(ctx context.Context, who auth.Identity, id string)
 	if o.Status != StatusOpen || o.OrgID != who.OrgID || who.Role != auth.RoleVolunteer {
 		return nil, nil
 	}
-	prefs, err := s.st.preferencesOf(ctx, o.ParticipantID)
+	prefs, err := s.preferencesOf(ctx, o.ParticipantID)
 	if err != nil {
 		return nil, fault.Wrap(err, "read preferences")
 	}
@@ -817,7 +727,7 @@ func (s *Service) acceptFacts(ctx context.Context, who auth.Identity, id string)
 	now := s.now()
 	if weekBegun := !o.StartsAt.Add(-7*24*time.Hour - 14*time.Hour).After(now); weekBegun {
 		req := matchRequest(o, now, prefs)
-		if f.rows, err = s.st.bookingsOf(ctx, []string{who.UserID}, bookingQueryFor(&req)); err != nil {
+		if f.rows, err = s.st.BookingsOf(ctx, []string{who.UserID}, bookingQueryFor(&req)); err != nil {
 			return nil, fault.Wrap(err, "read your outings")
 		}
 		f.scanned = true
@@ -858,13 +768,8 @@ func (s *Service) checkCandidate(ctx context.Context, o *Outing, who auth.Identi
 		// when the cap is reached).
 		c.Busy = nil
 		if ok, rule := Check(req, c); !ok && rule == RuleWeeklyCap {
-			held := func(id string) (bool, error) {
-				x, err := s.st.outingByID(ctx, id)
-				if db.IsNotFound(err) {
-					return false, nil
-				}
-				return err == nil && holdsOutingTime(x, p.UserID), err
-			}
+			now := s.now()
+			held := func(c Commitment) (bool, error) { return s.commitmentHeld(ctx, p.UserID, c, now) }
 			rows, err := commitmentRows(p, held)
 			if err != nil {
 				return fault.Wrap(err, "read your outings")
@@ -882,11 +787,11 @@ func (s *Service) checkCandidate(ctx context.Context, o *Outing, who auth.Identi
 
 // commitmentRows are a volunteer's commitments as booking rows; with held,
 // only those whose outing still holds the volunteer's time.
-func commitmentRows(p *VolunteerProfile, held func(outingID string) (bool, error)) ([]bookingRow, error) {
+func commitmentRows(p *VolunteerProfile, held func(Commitment) (bool, error)) ([]bookingRow, error) {
 	rows := make([]bookingRow, 0, len(p.Commitments))
 	for _, h := range p.Commitments {
 		if held != nil {
-			ok, err := held(h.OutingID)
+			ok, err := held(h)
 			if err != nil {
 				return nil, err
 			}

@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
-
 	"github.com/clavis-app/clavis/auth"
 	"github.com/clavis-app/clavis/internal/fault"
 	"github.com/clavis-app/clavis/matching/availability"
@@ -24,7 +22,8 @@ import (
 // the same ranking; the rest of the request is the same.
 func (m *Matcher) NaiveCandidates(ctx context.Context, who auth.Identity, outingID string, q CandidatesQuery) (CandidatesPage, error) {
 	return m.candidates(ctx, who, outingID, q, func(ctx context.Context, o *Outing) ([]VolunteerProfile, error) {
-		return m.st.findProfiles(ctx, bson.M{"organisation_id": o.OrgID})
+		sq := m.st.(*sqliteStore)
+		return queryJSON[VolunteerProfile](ctx, sq.d, `SELECT doc FROM volunteer_profiles WHERE organisation_id = ?`, o.OrgID)
 	})
 }
 
@@ -360,7 +359,7 @@ func TestStaleProfileStatusIsDroppedAndHealed(t *testing.T) {
 	if got := scoredIDs(page.Items); !slices.Equal(got, []string{w.UserID}) {
 		t.Fatalf("candidates %v, want only %s", got, w.UserID)
 	}
-	prof, err := f.svc.st.volunteerByID(context.Background(), v.UserID)
+	prof, err := f.svc.st.Volunteer(context.Background(), v.UserID)
 	if err != nil || prof.Status != auth.StatusSuspended {
 		t.Fatalf("profile status %v (%v), want suspended", prof.Status, err)
 	}
@@ -385,9 +384,6 @@ func TestAcceptRecheckInAWeekAhead(t *testing.T) {
 
 	// The first is cancelled, but a crash left its commitment behind.
 	must(t)(f.svc.Cancel(f.ctx, p, first.ID, "plans changed"))
-	if _, err := f.db.Collection(CollVolunteers).UpdateOne(f.ctx, bson.M{"_id": v.UserID},
-		bson.M{"$push": bson.M{"commitments": Commitment{OutingID: first.ID, StartsAt: first.StartsAt, EndsAt: first.EndsAt}}}); err != nil {
-		t.Fatal(err)
-	}
+	f.pushCommitment(v.UserID, Commitment{OutingID: first.ID, StartsAt: first.StartsAt, EndsAt: first.EndsAt})
 	must(t)(f.svc.Accept(f.ctx, v, second.ID))
 }

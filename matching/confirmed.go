@@ -3,9 +3,6 @@ package matching
 import (
 	"context"
 	"time"
-
-	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // maxConfirmedWindow bounds one reconciler read; a busy 48 h window beyond
@@ -27,19 +24,9 @@ type ConfirmedOuting struct {
 // soonest first, so that notify's reconciler can make sure each has its
 // reminders even if an event was lost before this process started.
 func (s *Service) ConfirmedOutingsBetween(ctx context.Context, from, to time.Time) ([]ConfirmedOuting, error) {
-	cur, err := s.st.outings.Find(ctx, bson.M{
-		"status":    StatusConfirmed,
-		"starts_at": bson.M{"$gte": from, "$lt": to},
-	}, options.Find().
-		SetSort(bson.D{{Key: "starts_at", Value: 1}, {Key: "_id", Value: 1}}).
-		SetLimit(maxConfirmedWindow).
-		SetProjection(bson.M{"organisation_id": 1, "participant_id": 1, "volunteer_id": 1, "starts_at": 1, "ends_at": 1}))
+	out, err := s.st.ConfirmedOutingsBetween(ctx, from, to, maxConfirmedWindow)
 	if err != nil {
 		return nil, err
 	}
-	out := []ConfirmedOuting{}
-	if err := cur.All(ctx, &out); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return nonNil(out), nil
 }

@@ -6,9 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
-
-	"github.com/clavis-app/clavis/internal/db"
+	"errors"
 )
 
 // Dispatcher hands outing events to an EventSink and then removes them from
@@ -67,7 +65,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 // RunOnce delivers the pending events of up to BatchSize outings and
 // returns how many events were consumed.
 func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
-	ids, err := d.svc.st.outingIDsWithPendingEvents(ctx, d.BatchSize)
+	ids, err := d.svc.st.OutingIDsWithPendingEvents(ctx, d.BatchSize)
 	if err != nil {
 		return 0, err
 	}
@@ -88,37 +86,26 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 func (d *Dispatcher) DeliverOuting(ctx context.Context, outingID string) (int, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	var doc struct {
-		Pending []bson.Raw `bson:"pending_events"`
-		Flagged bool       `bson:"has_pending_events"`
-	}
-	err := d.svc.st.outings.FindOne(ctx, bson.M{"_id": outingID}).Decode(&doc)
-	if db.IsNotFound(err) {
+	pending, flagged, err := d.svc.st.PendingEvents(ctx, outingID)
+	if errors.Is(err, ErrNotFound) {
 		return 0, nil
 	}
 	if err != nil {
 		return 0, err
 	}
-	var delivered []bson.Raw
+	var delivered []string
 	var failure error
-	for _, raw := range doc.Pending {
-		var e Event
-		if err := bson.Unmarshal(raw, &e); err != nil {
-			// Cannot happen for events this package wrote; keep it rather
-			// than lose it, and say so.
-			d.log.Error("undecodable outing event left in place", "outing_id", outingID, "error", err.Error())
-			continue
-		}
+	for _, e := range pending {
 		if err := d.sink.Consume(ctx, e); err != nil {
 			failure = err
 			break
 		}
-		delivered = append(delivered, raw)
+		delivered = append(delivered, e.ID)
 	}
 	// An empty list still flagged (another dispatcher emptied it) is
 	// unflagged too, or the scan would find it forever.
-	if len(delivered) > 0 || (len(doc.Pending) == 0 && doc.Flagged) {
-		if err := d.svc.st.removeDelivered(ctx, outingID, delivered); err != nil {
+	if len(delivered) > 0 || (len(pending) == 0 && flagged) {
+		if err := d.svc.st.RemoveDeliveredEvents(ctx, outingID, delivered); err != nil {
 			return len(delivered), err
 		}
 	}

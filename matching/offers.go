@@ -11,11 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
-
 	"github.com/clavis-app/clavis/auth"
-	"github.com/clavis-app/clavis/internal/db"
 	"github.com/clavis-app/clavis/internal/fault"
 )
 
@@ -51,9 +47,15 @@ const UnansweredAlertBefore = 24 * time.Hour
 // maxOfferPool bounds the open outings one volunteer's offers are chosen from.
 const maxOfferPool = 500
 
-// offerDoc is an outing with the matcher's offer fields.
+// offerDoc is an outing with the matcher's offer state.
 type offerDoc struct {
 	Outing     `bson:",inline"`
+	OfferState `bson:",inline"`
+}
+
+// OfferState is the matcher's bookkeeping on an outing (exported so the
+// BSON codec sees the embedded fields).
+type OfferState struct {
 	OfferedTo  []OfferRecord `bson:"offered_to"`
 	OfferedIDs []string      `bson:"offered_ids"`
 	OfferWave  int           `bson:"offer_wave"`
@@ -73,48 +75,10 @@ type offerDoc struct {
 	// OfferCheckAt is when the wave worker must look again: the earlier of
 	// NextWaveAt and a pending UnansweredAlertAt.
 	OfferCheckAt time.Time `bson:"offer_check_at"`
-	// OfferRev makes the matcher's writes conditional on MongoDB without
-	// touching version, the outing's ETag: a wave is not a change a
-	// coordinator's If-Match should trip over.
+	// OfferRev makes the matcher's writes conditional without touching
+	// version, the outing's ETag: a wave is not a change a coordinator's
+	// If-Match should trip over.
 	OfferRev int64 `bson:"offer_rev"`
-}
-
-var offerProjection = bson.M{"history": 0, "note": 0, "pending_events": 0}
-
-// offerCAS is casByID for the offer fields: under the outings gate on the
-// embedded store; on MongoDB conditional on both version (no transition
-// since the read) and offer_rev (no other wave since the read).
-func (m *Matcher) offerCAS(ctx context.Context, id string, decide func(*offerDoc) (bson.M, error)) (*offerDoc, error) {
-	var doc *offerDoc
-	err := m.st.d.Gate().Do(m.st.outings, func() error {
-		doc = new(offerDoc)
-		err := m.st.outings.FindOne(ctx, bson.M{"_id": id}, options.FindOne().SetProjection(offerProjection)).Decode(doc)
-		if err != nil {
-			return err
-		}
-		upd, err := decide(doc)
-		if err != nil || upd == nil {
-			return err
-		}
-		filter := bson.M{"_id": id}
-		if !m.st.d.Embedded {
-			filter["version"] = doc.Version
-			if doc.OfferRev == 0 {
-				filter["offer_rev"] = bson.M{"$in": bson.A{nil, 0}}
-			} else {
-				filter["offer_rev"] = doc.OfferRev
-			}
-		}
-		res, err := m.st.outings.UpdateOne(ctx, filter, upd)
-		if err != nil {
-			return err
-		}
-		if res.MatchedCount == 0 {
-			return errMissed
-		}
-		return nil
-	})
-	return doc, err
 }
 
 // waitFor is how long a wave waits for an acceptance: OfferWait, or a
@@ -130,10 +94,10 @@ func (m *Matcher) waitFor(now, start time.Time) time.Duration {
 func (m *Matcher) offerWave(ctx context.Context, outingID string, triggered bool) (bool, error) {
 	for attempt := 0; ; attempt++ {
 		acted, err := m.tryOfferWave(ctx, outingID, triggered)
-		if errors.Is(err, errMissed) && attempt < 3 {
+		if errors.Is(err, ErrConflict) && attempt < 3 {
 			continue // a transition or another wave landed: look again
 		}
-		if errors.Is(err, errMissed) || db.IsNotFound(err) {
+		if errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound) {
 			return false, nil
 		}
 		return acted, err
@@ -142,10 +106,11 @@ func (m *Matcher) offerWave(ctx context.Context, outingID string, triggered bool
 
 func (m *Matcher) tryOfferWave(ctx context.Context, outingID string, triggered bool) (bool, error) {
 	now := m.svc.now()
-	var snap offerDoc
-	if err := m.st.outings.FindOne(ctx, bson.M{"_id": outingID}, options.FindOne().SetProjection(offerProjection)).Decode(&snap); err != nil {
+	snapp, err := m.st.OfferDoc(ctx, outingID)
+	if err != nil {
 		return false, err
 	}
+	snap := *snapp
 	if snap.Status != StatusOpen || !now.Before(snap.StartsAt) {
 		return false, nil
 	}
@@ -171,16 +136,14 @@ func (m *Matcher) tryOfferWave(ctx context.Context, outingID string, triggered b
 		}
 	}
 
-	_, err := m.offerCAS(ctx, outingID, func(d *offerDoc) (bson.M, error) {
+	err = m.st.UpdateOffers(ctx, outingID, func(d *offerDoc) ([]Event, bool, error) {
 		if d.OfferRev != snap.OfferRev || d.Version != snap.Version || d.Status != StatusOpen {
-			return nil, errMissed
+			return nil, false, ErrConflict
 		}
-		set := bson.M{}
 		var events []Event
 		if waveDue(d) {
 			next := now.Add(m.waitFor(now, d.StartsAt))
-			set["last_wave_at"], set["next_wave_at"], set["wave_version"] = now, next, d.Version
-			d.NextWaveAt = next
+			d.LastWaveAt, d.NextWaveAt, d.WaveVersion = now, next, d.Version
 			if len(picked) > 0 {
 				wave := d.OfferWave + 1
 				offered := slices.Clone(d.OfferedTo)
@@ -189,37 +152,30 @@ func (m *Matcher) tryOfferWave(ctx context.Context, outingID string, triggered b
 					offered = append(offered, OfferRecord{VolunteerID: id, Wave: wave, At: now})
 					ids = append(ids, id)
 				}
-				set["offered_to"], set["offered_ids"], set["offer_wave"] = offered, ids, wave
+				d.OfferedTo, d.OfferedIDs, d.OfferWave = offered, ids, wave
 				events = append(events, Event{Type: EventOffer, Recipients: picked})
 				if d.UnansweredAlertAt.IsZero() {
 					d.UnansweredAlertAt = laterOf(d.StartsAt.Add(-UnansweredAlertBefore), next)
-					set["unanswered_alert_at"] = d.UnansweredAlertAt
 				}
 			} else if !d.AlertedNoCandidates {
 				// Nobody (left) to ask: coordinators step in. Said once;
 				// the worker keeps looking in case someone becomes free.
 				events = append(events, Event{Type: EventNoCandidates, ToCoordinators: true})
-				set["alerted_no_candidates"] = true
+				d.AlertedNoCandidates = true
 			}
 		}
 		if alertDue(d) {
 			if len(events) == 0 || events[len(events)-1].Type != EventNoCandidates {
 				events = append(events, Event{Type: EventNoCandidates, ToCoordinators: true})
 			}
-			set["alerted_unanswered"] = true
 			d.AlertedUnanswered = true
 		}
 		check := d.NextWaveAt
 		if !d.AlertedUnanswered && !d.UnansweredAlertAt.IsZero() && d.UnansweredAlertAt.Before(check) {
 			check = d.UnansweredAlertAt
 		}
-		set["offer_check_at"] = check
-		upd := bson.M{"$set": set, "$inc": bson.M{"offer_rev": 1}}
-		if len(events) > 0 {
-			set["has_pending_events"] = true
-			upd["$push"] = bson.M{"pending_events": bson.M{"$each": m.svc.stampEvents(&d.Outing, now, events)}}
-		}
-		return upd, nil
+		d.OfferCheckAt = check
+		return m.svc.stampEvents(&d.Outing, now, events), true, nil
 	})
 	if err != nil {
 		return false, err
@@ -314,10 +270,7 @@ func (w *OfferWaves) RunOnce(ctx context.Context) (int, error) {
 	if batch <= 0 {
 		batch = 100
 	}
-	ids, err := w.m.st.outingIDs(ctx, bson.M{
-		"status": StatusOpen, "starts_at": bson.M{"$gt": now},
-		"$or": bson.A{bson.M{"offer_check_at": bson.M{"$lte": now}}, bson.M{"offer_check_at": nil}},
-	}, batch)
+	ids, err := w.m.st.OutingsDueForOfferCheck(ctx, now, batch)
 	if err != nil {
 		return 0, fault.Wrap(err, "find outings due for offers")
 	}
@@ -354,42 +307,6 @@ func (w *OfferWaves) Run(ctx context.Context) {
 	}
 }
 
-// outingsOfferedTo lists the outings whose offers reached a volunteer
-// (export and erasure; scans on the embedded store).
-func (s *store) outingsOfferedTo(ctx context.Context, volunteerID string) ([]offerDoc, error) {
-	cur, err := s.outings.Find(ctx, bson.M{"offered_ids": volunteerID}, options.Find().SetProjection(bson.M{"_id": 1, "offered_to": 1}))
-	if err != nil {
-		return nil, err
-	}
-	var out []offerDoc
-	err = cur.All(ctx, &out)
-	return out, err
-}
-
-// stripOffers removes a volunteer from an outing's offer records.
-func (m *Matcher) stripOffers(ctx context.Context, outingID, volunteerID string) error {
-	for attempt := 0; ; attempt++ {
-		_, err := m.offerCAS(ctx, outingID, func(d *offerDoc) (bson.M, error) {
-			offered := slices.DeleteFunc(slices.Clone(d.OfferedTo), func(r OfferRecord) bool { return r.VolunteerID == volunteerID })
-			ids := slices.DeleteFunc(slices.Clone(d.OfferedIDs), func(id string) bool { return id == volunteerID })
-			if offered == nil {
-				offered = []OfferRecord{}
-			}
-			if ids == nil {
-				ids = []string{}
-			}
-			return bson.M{"$set": bson.M{"offered_to": offered, "offered_ids": ids}, "$inc": bson.M{"offer_rev": 1}}, nil
-		})
-		switch {
-		case errors.Is(err, errMissed) && attempt < 5:
-			continue
-		case db.IsNotFound(err):
-			return nil
-		}
-		return err
-	}
-}
-
 // ---- GET /v1/volunteers/me/offers ----
 
 // Offer is an open outing the caller is a candidate for, in the limited
@@ -422,8 +339,8 @@ func (m *Matcher) Offers(ctx context.Context, who auth.Identity, limit int, curs
 		return OfferPage{}, err
 	}
 	empty := OfferPage{Items: []Offer{}}
-	prof, err := m.st.volunteerByID(ctx, who.UserID)
-	if db.IsNotFound(err) {
+	prof, err := m.st.Volunteer(ctx, who.UserID)
+	if errors.Is(err, ErrNotFound) {
 		return empty, nil
 	}
 	if err != nil {
@@ -435,7 +352,7 @@ func (m *Matcher) Offers(ctx context.Context, who auth.Identity, limit int, curs
 	base := candidateFrom(prof)
 	base.Active, base.Vetted, base.OrgID = true, true, who.OrgID
 	now := m.svc.now()
-	outings, err := m.st.openOutingsNear(ctx, who.OrgID, prof.Home, min(prof.TravelRadiusKm, MaxTravelRadiusKm), now)
+	outings, err := m.st.OpenOutingsNear(ctx, who.OrgID, boxAround(prof.Home, min(prof.TravelRadiusKm, MaxTravelRadiusKm)), now, maxOfferPool)
 	if err != nil {
 		return OfferPage{}, fault.Wrap(err, "find open outings")
 	}
@@ -457,7 +374,7 @@ func (m *Matcher) Offers(ctx context.Context, who auth.Identity, limit int, curs
 		last = laterOf(last, outings[i].EndsAt)
 	}
 	travel := TravelTime(MaxTravelRadiusKm)
-	rows, err := m.st.bookingsOf(ctx, []string{who.UserID}, bookingQuery{
+	rows, err := m.st.BookingsOf(ctx, []string{who.UserID}, bookingQuery{
 		busy:         span{first.Add(-travel), last.Add(travel)},
 		load:         []span{{first.Add(-8 * 24 * time.Hour), last.Add(8 * 24 * time.Hour)}, {now.Add(-loadWindow), now}},
 		participants: participants,
@@ -465,11 +382,11 @@ func (m *Matcher) Offers(ctx context.Context, who auth.Identity, limit int, curs
 	if err != nil {
 		return OfferPage{}, fault.Wrap(err, "read your outings")
 	}
-	ratings, err := m.st.ratingsOf(ctx, []string{who.UserID})
+	ratings, err := m.st.RatingsOf(ctx, []string{who.UserID})
 	if err != nil {
 		return OfferPage{}, fault.Wrap(err, "read your ratings")
 	}
-	prefs, err := m.st.preferencesOfMany(ctx, participants)
+	prefDocs, err := m.st.PreferencesOfMany(ctx, participants)
 	if err != nil {
 		return OfferPage{}, fault.Wrap(err, "read preferences")
 	}
@@ -481,10 +398,7 @@ func (m *Matcher) Offers(ctx context.Context, who auth.Identity, limit int, curs
 	var fits []scored
 	for i := range outings {
 		o := &outings[i]
-		pp, ok := prefs[o.ParticipantID]
-		if !ok {
-			pp = (*prefsDoc)(nil).sets()
-		}
+		pp := prefDocs[o.ParticipantID].sets()
 		req := matchRequest(o, now, pp)
 		c := base
 		applyBookings(&req, &c, rows)
@@ -520,32 +434,19 @@ func (m *Matcher) Offers(ctx context.Context, who auth.Identity, limit int, curs
 	return page, nil
 }
 
-// openOutingsNear lists an organisation's open outings that have not
-// started, whose meeting point lies in the box around home that holds the
-// circle of radiusKm, soonest first. The note and the history stay on the
-// server: a volunteer's list never needs them.
-func (s *store) openOutingsNear(ctx context.Context, orgID string, home GeoPoint, radiusKm float64, now time.Time) ([]Outing, error) {
-	filter := bson.M{"organisation_id": orgID, "status": StatusOpen, "starts_at": bson.M{"$gt": now}}
+// boxAround is the box around home that holds the circle of radiusKm.
+func boxAround(home GeoPoint, radiusKm float64) geoBox {
 	dLat := deg(radiusKm/earthRadiusKm) + 0.01 // ~1 km to spare for rounding
-	filter["meeting_point.lat"] = bson.M{"$gte": home.Lat - dLat, "$lte": home.Lat + dLat}
+	b := geoBox{MinLat: home.Lat - dLat, MaxLat: home.Lat + dLat}
 	// A parallel's longitude span of the circle is widest at the latitude
 	// nearest a pole that the circle reaches.
 	if far := math.Abs(home.Lat) + dLat; far < 89 {
 		dLon := dLat / math.Cos(rad(far))
 		if home.Lon-dLon >= -180 && home.Lon+dLon <= 180 {
-			filter["meeting_point.lon"] = bson.M{"$gte": home.Lon - dLon, "$lte": home.Lon + dLon}
+			b.HasLon, b.MinLon, b.MaxLon = true, home.Lon-dLon, home.Lon+dLon
 		}
 	}
-	opts := options.Find().SetProjection(offerProjection).
-		SetSort(bson.D{{Key: "starts_at", Value: 1}, {Key: "_id", Value: 1}}).
-		SetLimit(maxOfferPool).SetBatchSize(maxOfferPool + 1)
-	cur, err := s.outings.Find(ctx, filter, opts)
-	if err != nil {
-		return nil, err
-	}
-	var out []Outing
-	err = cur.All(ctx, &out)
-	return out, err
+	return b
 }
 
 // offerCursor is a position in a volunteer's offers: score, start, id.
@@ -579,4 +480,11 @@ func decodeOfferCursor(s string) (*offerCursor, error) {
 		return nil, bad
 	}
 	return &offerCursor{tenths: t, at: time.UnixMilli(ms).UTC(), id: parts[2]}, nil
+}
+
+// stripOfferRecords removes a volunteer from an offer state's records.
+func stripOfferRecords(st *OfferState, volunteerID string) {
+	st.OfferedTo = slices.DeleteFunc(slices.Clone(st.OfferedTo), func(r OfferRecord) bool { return r.VolunteerID == volunteerID })
+	st.OfferedIDs = slices.DeleteFunc(slices.Clone(st.OfferedIDs), func(id string) bool { return id == volunteerID })
+	st.OfferedTo, st.OfferedIDs = nonNil(st.OfferedTo), nonNil(st.OfferedIDs)
 }

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
-
 	"github.com/clavis-app/clavis/auth"
 	"github.com/clavis-app/clavis/internal/fault"
 )
@@ -93,11 +91,11 @@ func (w *waves) tick() int {
 
 func (w *waves) offerDoc(id string) offerDoc {
 	w.f.t.Helper()
-	var d offerDoc
-	if err := w.f.svc.st.outings.FindOne(w.f.ctx, bson.M{"_id": id}).Decode(&d); err != nil {
+	d, err := w.f.svc.st.OfferDoc(w.f.ctx, id)
+	if err != nil {
 		w.f.t.Fatal(err)
 	}
-	return d
+	return *d
 }
 
 // twelve volunteers at increasing distance north of Stora Torg.

@@ -5,10 +5,7 @@ import (
 	"errors"
 	"slices"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
-
 	"github.com/clavis-app/clavis/auth"
-	"github.com/clavis-app/clavis/internal/db"
 	"github.com/clavis-app/clavis/internal/fault"
 	"github.com/clavis-app/clavis/internal/personal"
 )
@@ -39,20 +36,20 @@ type ExportedOuting struct {
 
 func (s *Service) exportUser(ctx context.Context, userID string) (any, error) {
 	out := Export{Outings: []ExportedOuting{}, Feedback: []Feedback{}}
-	vp, err := s.st.volunteerByID(ctx, userID)
-	if err != nil && !db.IsNotFound(err) {
+	vp, err := s.st.Volunteer(ctx, userID)
+	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
 	if vp != nil {
 		vp.Commitments = nil // internal bookkeeping, mirrored by the outings below
 		out.VolunteerProfile = vp
 	}
-	pp, err := s.st.participantByID(ctx, userID)
-	if err != nil && !db.IsNotFound(err) {
+	pp, err := s.st.Participant(ctx, userID)
+	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
 	out.ParticipantProfile = pp
-	outings, err := s.st.outingsOfUser(ctx, userID)
+	outings, err := s.st.OutingsOfUser(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
@@ -60,6 +57,9 @@ func (s *Service) exportUser(ctx context.Context, userID string) (any, error) {
 		o := &outings[i]
 		// The export shows no more than the app would: a volunteer sees
 		// others' requests in the limited view.
+		if o.ParticipantID != userID && o.VolunteerID != userID && !slices.Contains(o.DeclinedBy, userID) && !slices.Contains(o.ExcludedVolunteers, userID) {
+			continue // only created or acted on it (a coordinator): not theirs to export
+		}
 		who := auth.Identity{UserID: userID, OrgID: o.OrgID, Role: auth.RoleVolunteer}
 		e := ExportedOuting{}
 		if o.ParticipantID == userID {
@@ -69,13 +69,11 @@ func (s *Service) exportUser(ctx context.Context, userID string) (any, error) {
 		e.OutingView = ViewFor(o, who)
 		out.Outings = append(out.Outings, e)
 	}
-	cur, err := s.st.feedback.Find(ctx, bson.M{"author_id": userID})
+	fb, err := s.st.FeedbackByAuthor(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
-	if err := cur.All(ctx, &out.Feedback); err != nil {
-		return nil, err
-	}
+	out.Feedback = append(out.Feedback, fb...)
 	return out, nil
 }
 
@@ -89,13 +87,13 @@ func (s *Service) eraseUser(ctx context.Context, userID string) error {
 	if userID == "" || userID == SystemActor || userID == ErasedActor {
 		return fault.InvalidField("user_id", "is not a user")
 	}
-	if _, err := s.st.d.Gate().DeleteOne(ctx, s.st.volunteers, bson.M{"_id": userID}); err != nil {
+	if err := s.st.DeleteVolunteer(ctx, userID); err != nil {
 		return err
 	}
-	if _, err := s.st.d.Gate().DeleteOne(ctx, s.st.participants, bson.M{"_id": userID}); err != nil {
+	if err := s.st.DeleteParticipant(ctx, userID); err != nil {
 		return err
 	}
-	outings, err := s.st.outingsOfUser(ctx, userID)
+	outings, err := s.st.OutingsOfUser(ctx, userID)
 	if err != nil {
 		return err
 	}
@@ -104,18 +102,7 @@ func (s *Service) eraseUser(ctx context.Context, userID string) error {
 			return err
 		}
 	}
-	upd := func(filter, update bson.M) error {
-		_, err := s.st.d.Gate().UpdateMany(ctx, s.st.feedback, filter, update)
-		return err
-	}
-	if err := upd(bson.M{"author_id": userID}, bson.M{"$set": bson.M{"author_id": ErasedActor, "comment": ""}}); err != nil {
-		return err
-	}
-	// Comments by others on the erased participant's outings may name them.
-	if err := upd(bson.M{"participant_id": userID}, bson.M{"$set": bson.M{"participant_id": ErasedActor, "comment": ""}}); err != nil {
-		return err
-	}
-	return upd(bson.M{"volunteer_id": userID}, bson.M{"$set": bson.M{"volunteer_id": ErasedActor}})
+	return s.st.EraseFeedbackOf(ctx, userID)
 }
 
 // eraseFromOuting ends userID's live part in one outing, then strips them
@@ -123,7 +110,7 @@ func (s *Service) eraseUser(ctx context.Context, userID string) error {
 func (s *Service) eraseFromOuting(ctx context.Context, outingID, userID string) error {
 	for attempt := 0; ; attempt++ {
 		now := s.now()
-		_, move, err := s.st.transitionOuting(ctx, outingID, now, func(o *Outing) (Move, error) {
+		_, move, err := s.st.TransitionOuting(ctx, outingID, now, func(_ context.Context, o *Outing) (Move, error) {
 			var m Move
 			switch {
 			case o.ParticipantID == userID && slices.Contains(rules[ActionErase].from, o.Status):
@@ -144,14 +131,14 @@ func (s *Service) eraseFromOuting(ctx context.Context, outingID, userID string) 
 			m.Events = s.stampEvents(o, now, m.Events)
 			return m, nil
 		})
-		if errors.Is(err, errMissed) && attempt < 5 {
+		if errors.Is(err, ErrConflict) && attempt < 5 {
 			continue
 		}
-		if err != nil && !db.IsNotFound(err) {
+		if err != nil && !errors.Is(err, ErrNotFound) {
 			return err
 		}
 		if err == nil && move.Release != "" && move.Release != userID {
-			if err := s.st.release(ctx, move.Release, outingID); err != nil {
+			if err := s.release(ctx, move.Release, outingID); err != nil {
 				s.log.Warn("release volunteer hold failed", "outing_id", outingID, "volunteer_id", move.Release, "error", err.Error())
 			}
 		}
@@ -161,21 +148,24 @@ func (s *Service) eraseFromOuting(ctx context.Context, outingID, userID string) 
 		break
 	}
 	for attempt := 0; ; attempt++ {
-		_, err := casByID(ctx, s.st.d, s.st.outings, outingID, "version", outingVersion, func(o *Outing) (bson.M, error) {
-			return stripUser(o, userID), nil
+		err := s.st.UpdateOuting(ctx, outingID, func(o *Outing) (bool, error) {
+			stripUser(o, userID)
+			return true, nil
 		})
-		if errors.Is(err, errMissed) && attempt < 5 {
+		if errors.Is(err, ErrConflict) && attempt < 5 {
 			continue
 		}
-		if db.IsNotFound(err) {
+		if errors.Is(err, ErrNotFound) {
 			return nil
 		}
 		return err
 	}
 }
 
-// stripUser is the update removing userID's personal data from o.
-func stripUser(o *Outing, userID string) bson.M {
+// stripUser removes userID's personal data from o: their id in the
+// history, lists and creator becomes ErasedActor; a participant's outing
+// also loses note, meeting point, name and every reason.
+func stripUser(o *Outing, userID string) {
 	history := make([]HistoryEntry, len(o.History))
 	for i, h := range o.History {
 		if h.ActorID == userID {
@@ -192,29 +182,23 @@ func stripUser(o *Outing, userID string) bson.M {
 		}
 		return out
 	}
-	set := bson.M{
-		"history":             history,
-		"declined_by":         drop(o.DeclinedBy),
-		"excluded_volunteers": drop(o.ExcludedVolunteers),
+	o.History = history
+	o.DeclinedBy, o.ExcludedVolunteers = drop(o.DeclinedBy), drop(o.ExcludedVolunteers)
+	if o.CreatedBy == userID {
+		o.CreatedBy = ErasedActor
 	}
-	unset := bson.M{}
 	if o.ParticipantID == userID {
 		// Reasons may tell why someone could not go: health. Drop them all.
-		for i := range history {
-			history[i].Reason = ""
+		for i := range o.History {
+			o.History[i].Reason = ""
 		}
-		set["participant_id"] = ErasedActor
-		set["meeting_point"] = MeetingPoint{}
-		set["erased"] = true
-		unset["note"] = ""
-		unset["participant_name"] = ""
+		o.ParticipantID = ErasedActor
+		o.MeetingPoint = MeetingPoint{}
+		o.Erased = true
+		o.Note, o.ParticipantName = "", ""
 	}
 	if o.VolunteerID == userID {
-		set["volunteer_id"] = ErasedActor
+		o.VolunteerID = ErasedActor
 	}
-	upd := bson.M{"$set": set, "$inc": bson.M{"version": 1}}
-	if len(unset) > 0 {
-		upd["$unset"] = unset
-	}
-	return upd
+	o.Version++
 }

@@ -9,11 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
-
 	"github.com/clavis-app/clavis/auth"
-	"github.com/clavis-app/clavis/internal/db"
 	"github.com/clavis-app/clavis/internal/fault"
 	"github.com/clavis-app/clavis/internal/personal"
 )
@@ -24,9 +20,6 @@ import (
 // ferretdb.md). volunteer_ids mirrors the
 // entries' ids as a flat array so that erasing a volunteer can find the
 // documents naming them with a plain equality.
-
-// CollPreferences is the collection of participants' volunteer preferences.
-const CollPreferences = "volunteer_preferences"
 
 // Preferences a participant may state about a volunteer.
 const (
@@ -54,8 +47,6 @@ type prefsDoc struct {
 	Rev           int64       `bson:"rev"`
 }
 
-func prefsRev(p *prefsDoc) int64 { return p.Rev }
-
 // participantPrefs are the sets ranking takes.
 type participantPrefs struct {
 	never, preferred map[string]bool
@@ -77,41 +68,16 @@ func (d *prefsDoc) sets() participantPrefs {
 	return p
 }
 
-// preferencesOf reads one participant's preferences (one read by _id).
-func (s *store) preferencesOf(ctx context.Context, participantID string) (participantPrefs, error) {
+// preferencesOf reads one participant's preferences (one read by id).
+func (s *Service) preferencesOf(ctx context.Context, participantID string) (participantPrefs, error) {
 	if participantID == "" {
 		return (*prefsDoc)(nil).sets(), nil
 	}
-	var d prefsDoc
-	err := s.d.Collection(CollPreferences).FindOne(ctx, bson.M{"_id": participantID}).Decode(&d)
-	if db.IsNotFound(err) {
-		return (*prefsDoc)(nil).sets(), nil
-	}
+	d, err := s.st.Preferences(ctx, participantID)
 	if err != nil {
 		return participantPrefs{}, err
 	}
 	return d.sets(), nil
-}
-
-// preferencesOfMany reads several participants' preferences in one query.
-func (s *store) preferencesOfMany(ctx context.Context, participantIDs []string) (map[string]participantPrefs, error) {
-	out := make(map[string]participantPrefs, len(participantIDs))
-	if len(participantIDs) == 0 {
-		return out, nil
-	}
-	cur, err := s.d.Collection(CollPreferences).Find(ctx, bson.M{"_id": bson.M{"$in": participantIDs}},
-		options.Find().SetLimit(int64(len(participantIDs))).SetBatchSize(int32(len(participantIDs)+1)))
-	if err != nil {
-		return nil, err
-	}
-	var docs []prefsDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, err
-	}
-	for i := range docs {
-		out[docs[i].ParticipantID] = docs[i].sets()
-	}
-	return out, nil
 }
 
 // PreferenceView is one of a participant's preferences.
@@ -162,12 +128,11 @@ func (m *Matcher) SetPreference(ctx context.Context, who auth.Identity, voluntee
 		return PreferenceView{}, err
 	}
 	if preference == PreferencePreferred {
-		n, err := m.st.outings.CountDocuments(ctx, bson.M{"participant_id": who.UserID, "volunteer_id": volunteerID, "status": StatusCompleted},
-			options.Count().SetLimit(1))
+		together, err := m.st.HasCompletedOutingTogether(ctx, who.UserID, volunteerID)
 		if err != nil {
 			return PreferenceView{}, fault.Wrap(err, "read shared outings")
 		}
-		if n == 0 {
+		if !together {
 			return PreferenceView{}, fault.InvalidField("preference", "a volunteer can be preferred after a completed outing together")
 		}
 	}
@@ -218,48 +183,24 @@ func (m *Matcher) DeletePreference(ctx context.Context, who auth.Identity, volun
 	return err
 }
 
-// updatePrefs applies change to the participant's document under the
-// gate, creating it first when needed (a unique insert decides between
-// two creators).
+// updatePrefs applies change to the participant's list under its guard,
+// creating the list when needed.
 func (m *Matcher) updatePrefs(ctx context.Context, who auth.Identity, change func(*prefsDoc) (bool, error)) error {
-	for attempt := 0; attempt < 5; attempt++ {
-		_, err := casByID(ctx, m.st.d, m.prefs, who.UserID, "rev", prefsRev, func(d *prefsDoc) (bson.M, error) {
-			changed, err := change(d)
-			if err != nil || !changed {
-				return nil, err
-			}
-			return prefsUpdate(d.Entries), nil
-		})
-		switch {
-		case db.IsNotFound(err):
-			d := prefsDoc{ParticipantID: who.UserID, OrgID: who.OrgID, Entries: []prefEntry{}, VolunteerIDs: []string{}}
-			changed, err := change(&d)
-			if err != nil || !changed {
-				return err
-			}
+	err := m.st.UpdatePreferences(ctx, who.UserID, who.OrgID, func(d *prefsDoc) (bool, error) {
+		changed, err := change(d)
+		if changed {
+			d.Entries = nonNil(d.Entries)
 			d.VolunteerIDs = entryIDs(d.Entries)
-			d.Rev = 1
-			if _, err := m.prefs.InsertOne(ctx, d); db.IsDuplicateKey(err) {
-				continue // created meanwhile: apply the change to it
-			} else if err != nil {
-				return fault.Wrap(err, "store preference")
-			}
-			return nil
-		case errors.Is(err, errMissed):
-			continue
-		case err != nil:
-			return fault.Wrap(err, "store preference")
 		}
-		return nil
+		return changed, err
+	})
+	switch {
+	case errors.Is(err, ErrConflict):
+		return fault.StateConflictf("your preferences changed meanwhile; try again")
+	case err != nil && fault.KindOf(err) == fault.Internal:
+		return fault.Wrap(err, "store preference")
 	}
-	return fault.StateConflictf("your preferences changed meanwhile; try again")
-}
-
-func prefsUpdate(entries []prefEntry) bson.M {
-	if entries == nil {
-		entries = []prefEntry{}
-	}
-	return bson.M{"$set": bson.M{"entries": entries, "volunteer_ids": entryIDs(entries)}, "$inc": bson.M{"rev": 1}}
+	return err
 }
 
 func entryIDs(entries []prefEntry) []string {
@@ -284,12 +225,14 @@ func (m *Matcher) Preferences(ctx context.Context, who auth.Identity, limit int,
 		}
 		after = &c
 	}
-	var d prefsDoc
-	err := m.prefs.FindOne(ctx, bson.M{"_id": who.UserID}).Decode(&d)
-	if err != nil && !db.IsNotFound(err) {
+	d, err := m.st.Preferences(ctx, who.UserID)
+	if err != nil {
 		return PreferencePage{}, fault.Wrap(err, "read preferences")
 	}
-	entries := d.Entries
+	var entries []prefEntry
+	if d != nil {
+		entries = slices.Clone(d.Entries)
+	}
 	slices.SortFunc(entries, func(a, b prefEntry) int {
 		if c := b.At.Compare(a.At); c != 0 {
 			return c
@@ -358,26 +301,20 @@ type PreferencesExport struct {
 
 func (m *Matcher) exportUser(ctx context.Context, userID string) (any, error) {
 	out := PreferencesExport{Preferences: []PreferenceView{}, OffersReceived: []OfferRecord{}}
-	var d prefsDoc
-	err := m.prefs.FindOne(ctx, bson.M{"_id": userID}).Decode(&d)
-	if err != nil && !db.IsNotFound(err) {
-		return nil, err
-	}
-	for _, e := range d.Entries {
-		out.Preferences = append(out.Preferences, PreferenceView{VolunteerID: e.VolunteerID, Preference: e.Preference, UpdatedAt: e.At})
-	}
-	docs, err := m.st.outingsOfferedTo(ctx, userID)
+	d, err := m.st.Preferences(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
-	for _, o := range docs {
-		for _, r := range o.OfferedTo {
-			if r.VolunteerID == userID {
-				r.OutingID = o.ID
-				out.OffersReceived = append(out.OffersReceived, r)
-			}
+	if d != nil {
+		for _, e := range d.Entries {
+			out.Preferences = append(out.Preferences, PreferenceView{VolunteerID: e.VolunteerID, Preference: e.Preference, UpdatedAt: e.At})
 		}
 	}
+	offers, err := m.st.OffersFor(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	out.OffersReceived = append(out.OffersReceived, offers...)
 	return out, nil
 }
 
@@ -388,21 +325,15 @@ func (m *Matcher) eraseUser(ctx context.Context, userID string) error {
 	if userID == "" {
 		return fault.InvalidField("user_id", "is not a user")
 	}
-	if _, err := m.st.d.Gate().DeleteOne(ctx, m.prefs, bson.M{"_id": userID}); err != nil {
+	if err := m.st.DeletePreferences(ctx, userID); err != nil {
 		return err
 	}
-	cur, err := m.prefs.Find(ctx, bson.M{"volunteer_ids": userID}, options.Find().SetProjection(bson.M{"_id": 1}))
+	holders, err := m.st.ParticipantsListing(ctx, userID)
 	if err != nil {
 		return err
 	}
-	var holders []struct {
-		ID string `bson:"_id"`
-	}
-	if err := cur.All(ctx, &holders); err != nil {
-		return err
-	}
 	for _, h := range holders {
-		err := m.updatePrefs(ctx, auth.Identity{UserID: h.ID}, func(d *prefsDoc) (bool, error) {
+		err := m.updatePrefs(ctx, auth.Identity{UserID: h}, func(d *prefsDoc) (bool, error) {
 			n := len(d.Entries)
 			d.Entries = slices.DeleteFunc(d.Entries, func(e prefEntry) bool { return e.VolunteerID == userID })
 			return len(d.Entries) != n, nil
@@ -411,14 +342,5 @@ func (m *Matcher) eraseUser(ctx context.Context, userID string) error {
 			return err
 		}
 	}
-	docs, err := m.st.outingsOfferedTo(ctx, userID)
-	if err != nil {
-		return err
-	}
-	for _, o := range docs {
-		if err := m.stripOffers(ctx, o.ID, userID); err != nil {
-			return err
-		}
-	}
-	return nil
+	return m.st.StripOffers(ctx, userID)
 }

@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
-
 	"github.com/clavis-app/clavis/auth"
 	"github.com/clavis-app/clavis/internal/fault"
 )
@@ -126,7 +124,7 @@ func TestPreferencesExportAndErase(t *testing.T) {
 	if err := hook.Erase(f.ctx, p.UserID); err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := m.prefs.CountDocuments(f.ctx, bson.M{"_id": p.UserID}); n != 0 {
+	if d, err := m.st.Preferences(f.ctx, p.UserID); err != nil || d != nil {
 		t.Fatal("participant's preferences survived their erasure")
 	}
 	for _, id := range []string{v.UserID, u.UserID} {
@@ -134,7 +132,7 @@ func TestPreferencesExportAndErase(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n, _ := m.prefs.CountDocuments(f.ctx, bson.M{"volunteer_ids": v.UserID}); n != 0 {
+	if ids, err := m.st.ParticipantsListing(f.ctx, v.UserID); err != nil || len(ids) != 0 {
 		t.Fatal("an erased volunteer is still in a participant's list")
 	}
 	d := w.offerDoc(o.ID)

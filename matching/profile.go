@@ -37,6 +37,8 @@ type Commitment struct {
 	OutingID string    `bson:"outing_id"`
 	StartsAt time.Time `bson:"starts_at"`
 	EndsAt   time.Time `bson:"ends_at"`
+	// At is when it was reserved (zero on commitments older than the field).
+	At time.Time `bson:"at,omitempty"`
 }
 
 // VolunteerProfile is what matching knows of a volunteer. One document per

@@ -10,12 +10,10 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
-
 	"github.com/clavis-app/clavis/auth"
 	"github.com/clavis-app/clavis/internal/clock"
-	"github.com/clavis-app/clavis/internal/db"
 	"github.com/clavis-app/clavis/internal/fault"
+	randid "github.com/clavis-app/clavis/internal/ids"
 	"github.com/clavis-app/clavis/matching/availability"
 )
 
@@ -59,7 +57,7 @@ type Config struct {
 // Service is matching's API for the HTTP layer, the sweeps and main.go:
 // profiles, availability, outings and their transitions, feedback.
 type Service struct {
-	st    *store
+	st    Store
 	clock clock.Clock
 	dir   Directory
 	log   *slog.Logger
@@ -68,11 +66,10 @@ type Service struct {
 	wake chan string
 }
 
-// NewService opens matching's collections and creates their indexes.
-func NewService(ctx context.Context, d *db.DB, cfg Config) (*Service, error) {
-	st, err := newStore(ctx, d)
-	if err != nil {
-		return nil, err
+// NewService builds the service over st (NewSQLiteStore or NewMongoStore).
+func NewService(ctx context.Context, st Store, cfg Config) (*Service, error) {
+	if st == nil {
+		return nil, errors.New("matching: no store")
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
@@ -87,7 +84,7 @@ func NewService(ctx context.Context, d *db.DB, cfg Config) (*Service, error) {
 // so that what is returned equals what is stored.
 func (s *Service) now() time.Time { return s.clock.Now().UTC().Truncate(time.Millisecond) }
 
-func newID() string { return bson.NewObjectID().Hex() }
+func newID() string { return randid.New() }
 
 func (s *Service) member(ctx context.Context, userID string) (Member, error) {
 	if s.dir == nil {
@@ -120,8 +117,8 @@ func (s *Service) CreateOuting(ctx context.Context, who auth.Identity, req Outin
 		return OutingView{}, err
 	}
 	if req.CompanionGender == "" || req.Language == "" {
-		prof, err := s.st.participantByID(ctx, participant.ID)
-		if err != nil && !db.IsNotFound(err) {
+		prof, err := s.st.Participant(ctx, participant.ID)
+		if err != nil && !errors.Is(err, ErrNotFound) {
 			return OutingView{}, fault.Wrap(err, "read participant profile")
 		}
 		if req.CompanionGender == "" {
@@ -155,7 +152,7 @@ func (s *Service) CreateOuting(ctx context.Context, who auth.Identity, req Outin
 	// event is delivered (matching issue); the event says "a new outing".
 	o.PendingEvents = s.stampEvents(o, now, []Event{{Type: EventOffer}})
 	o.HasPendingEvents = true
-	if err := s.st.insertOuting(ctx, o); err != nil {
+	if err := s.st.InsertOuting(ctx, o); err != nil {
 		return OutingView{}, fault.Wrap(err, "store outing")
 	}
 	s.notifyDispatcher(o.ID)
@@ -225,7 +222,7 @@ func (s *Service) notifyDispatcher(outingID string) {
 // Outing returns outing id as who may see it; coordinators also see the
 // participant's support needs (and that access is audited).
 func (s *Service) Outing(ctx context.Context, who auth.Identity, id string) (OutingView, error) {
-	o, err := s.st.outingByID(ctx, id)
+	o, err := s.st.Outing(ctx, id)
 	if err != nil {
 		return OutingView{}, notFoundOr(err, "outing")
 	}
@@ -238,8 +235,8 @@ func (s *Service) Outing(ctx context.Context, who auth.Identity, id string) (Out
 		s.audit(ctx, who.UserID, o.ParticipantID, "outing.read")
 	}
 	if rel == RelCoordinator && o.ParticipantID != "" {
-		p, err := s.st.participantByID(ctx, o.ParticipantID)
-		if err != nil && !db.IsNotFound(err) {
+		p, err := s.st.Participant(ctx, o.ParticipantID)
+		if err != nil && !errors.Is(err, ErrNotFound) {
 			return OutingView{}, fault.Wrap(err, "read participant profile")
 		}
 		if p != nil && p.SupportNeeds != "" {
@@ -259,14 +256,14 @@ type OutingPage struct {
 // Outings lists who's outings, newest first: a participant's own, those a
 // volunteer accepted, all of a coordinator's organisation.
 func (s *Service) Outings(ctx context.Context, who auth.Identity, status string, limit int, cursor string) (OutingPage, error) {
-	var filter bson.M
+	var filter OutingFilter
 	switch who.Role {
 	case auth.RoleParticipant:
-		filter = bson.M{"participant_id": who.UserID}
+		filter.ParticipantID = who.UserID
 	case auth.RoleVolunteer:
-		filter = bson.M{"volunteer_id": who.UserID}
+		filter.VolunteerID = who.UserID
 	case auth.RoleCoordinator:
-		filter = bson.M{"organisation_id": who.OrgID}
+		filter.OrgID = who.OrgID
 	default:
 		return OutingPage{}, fault.Forbiddenf("a %s has no outings", who.Role)
 	}
@@ -277,7 +274,7 @@ func (s *Service) Outings(ctx context.Context, who auth.Identity, status string,
 		if !slices.Contains(OutingStatuses, OutingStatus(status)) {
 			return OutingPage{}, fault.InvalidField("status", "must be one of: open, pending_approval, confirmed, in_progress, completed, cancelled, expired")
 		}
-		filter["status"] = status
+		filter.Status = OutingStatus(status)
 	}
 	var after *pageCursor
 	if cursor != "" {
@@ -287,7 +284,7 @@ func (s *Service) Outings(ctx context.Context, who auth.Identity, status string,
 		}
 		after = &c
 	}
-	rows, next, err := s.st.outingsPage(ctx, filter, limit, after)
+	rows, next, err := s.st.OutingsPage(ctx, filter, limit, after)
 	if err != nil {
 		return OutingPage{}, fault.Wrap(err, "list outings")
 	}
@@ -308,7 +305,7 @@ func (s *Service) Outings(ctx context.Context, who auth.Identity, status string,
 
 // History is an outing's transitions, oldest first (coordinators).
 func (s *Service) History(ctx context.Context, who auth.Identity, id string) ([]HistoryEntry, error) {
-	o, err := s.st.outingByID(ctx, id)
+	o, err := s.st.Outing(ctx, id)
 	if err != nil {
 		return nil, notFoundOr(err, "outing")
 	}
@@ -331,28 +328,23 @@ func (s *Service) Accept(ctx context.Context, who auth.Identity, id string) (Out
 	if err != nil {
 		return OutingView{}, err
 	}
+	// The profile is read, the rules re-checked and the time reserved
+	// (with the weekly cap) inside the outing's decision: on SQLite all of
+	// it is one transaction; on MongoDB the reservation is a conditional
+	// write of the profile, undone if the outing's write then loses.
 	reserved := false
-	o, err := s.act(ctx, who, id, ActionAccept, "", func(o *Outing) error {
-		p, err := s.st.volunteerByID(ctx, who.UserID)
-		if err != nil && !db.IsNotFound(err) {
+	o, err := s.act(ctx, who, id, ActionAccept, "", func(tctx context.Context, o *Outing) error {
+		p, err := s.st.Volunteer(tctx, who.UserID)
+		if err != nil && !errors.Is(err, ErrNotFound) {
 			return fault.Wrap(err, "read volunteer profile")
 		}
 		if err := CanAccept(o, who, p); err != nil {
 			return err
 		}
-		if err := s.checkCandidate(ctx, o, who, p, facts); err != nil {
+		if err := s.checkCandidate(tctx, o, who, p, facts); err != nil {
 			return err
 		}
-		if err := s.st.reserve(ctx, who.UserID, o, func(other string) (bool, error) {
-			x, err := s.st.outingByID(ctx, other)
-			if db.IsNotFound(err) {
-				return false, nil
-			}
-			if err != nil {
-				return false, err
-			}
-			return holdsOutingTime(x, who.UserID), nil
-		}); err != nil {
+		if err := s.reserve(tctx, who.UserID, o, facts.completedInWeek(o, p)); err != nil {
 			return err
 		}
 		reserved = true
@@ -360,7 +352,7 @@ func (s *Service) Accept(ctx context.Context, who auth.Identity, id string) (Out
 	})
 	if err != nil && reserved {
 		// The transition lost after the hold was taken (MongoDB race).
-		if rerr := s.st.release(context.WithoutCancel(ctx), who.UserID, id); rerr != nil {
+		if rerr := s.release(context.WithoutCancel(ctx), who.UserID, id); rerr != nil {
 			s.log.Warn("release after lost accept failed", "outing_id", id, "volunteer_id", who.UserID, "error", rerr.Error())
 		}
 	}
@@ -426,13 +418,13 @@ func ExpectVersion(ctx context.Context, v int64) context.Context {
 // act runs one action as a single conditional write: read, decide by the
 // rules (and check, for accept), write status, version, history and events
 // together. It returns the outing as it is after the action.
-func (s *Service) act(ctx context.Context, who auth.Identity, id string, a Action, reason string, check func(*Outing) error) (*Outing, error) {
+func (s *Service) act(ctx context.Context, who auth.Identity, id string, a Action, reason string, check func(context.Context, *Outing) error) (*Outing, error) {
 	if utf8.RuneCountInString(reason) > MaxReasonLength {
 		return nil, fault.InvalidField("reason", "must be at most 500 characters")
 	}
 	now := s.now()
 	var after Outing
-	before, move, err := s.st.transitionOuting(ctx, id, now, func(o *Outing) (Move, error) {
+	before, move, err := s.st.TransitionOuting(ctx, id, now, func(tctx context.Context, o *Outing) (Move, error) {
 		m, err := Decide(o, a, who, now, reason)
 		if err != nil {
 			return Move{}, err
@@ -441,7 +433,7 @@ func (s *Service) act(ctx context.Context, who auth.Identity, id string, a Actio
 			return Move{}, fault.StateConflictf("the outing is at version %d, not %d: reload it", o.Version, want)
 		}
 		if check != nil {
-			if err := check(o); err != nil {
+			if err := check(tctx, o); err != nil {
 				return Move{}, err
 			}
 		}
@@ -450,16 +442,16 @@ func (s *Service) act(ctx context.Context, who auth.Identity, id string, a Actio
 		return m, nil
 	})
 	switch {
-	case db.IsNotFound(err):
+	case errors.Is(err, ErrNotFound):
 		return nil, fault.NotFoundf("no such outing")
-	case errors.Is(err, errMissed):
+	case errors.Is(err, ErrConflict):
 		// Someone else's write landed between our read and our write.
 		return nil, fault.StateConflictf("the outing changed meanwhile; reload it and try again")
 	case err != nil:
 		return nil, fault.Wrap(err, "update outing")
 	}
 	if move.Release != "" {
-		if err := s.st.release(ctx, move.Release, before.ID); err != nil {
+		if err := s.release(ctx, move.Release, before.ID); err != nil {
 			// The hold is re-checked before it blocks anyone: log and go on.
 			s.log.Warn("release volunteer hold failed", "outing_id", before.ID, "volunteer_id", move.Release, "error", err.Error())
 		}
@@ -519,7 +511,7 @@ func (s *Service) GiveFeedback(ctx context.Context, who auth.Identity, outingID 
 		slices.SortFunc(errs, func(a, b fault.FieldError) int { return strings.Compare(a.Field, b.Field) })
 		return Feedback{}, fault.Invalid(errs...)
 	}
-	o, err := s.st.outingByID(ctx, outingID)
+	o, err := s.st.Outing(ctx, outingID)
 	if err != nil {
 		return Feedback{}, notFoundOr(err, "outing")
 	}
@@ -532,8 +524,8 @@ func (s *Service) GiveFeedback(ctx context.Context, who auth.Identity, outingID 
 		Comment: strings.TrimSpace(in.Comment), ComfortBefore: in.ComfortBefore, ComfortAfter: in.ComfortAfter,
 		CreatedAt: s.now(),
 	}
-	if _, err := s.st.feedback.InsertOne(ctx, f); err != nil {
-		if db.IsDuplicateKey(err) {
+	if err := s.st.InsertFeedback(ctx, &f); err != nil {
+		if errors.Is(err, ErrDuplicate) {
 			return Feedback{}, fault.New(fault.Conflict, "you have already given feedback on this outing")
 		}
 		return Feedback{}, fault.Wrap(err, "store feedback")
@@ -558,12 +550,15 @@ func (s *Service) PutVolunteerProfile(ctx context.Context, who auth.Identity, in
 			skills = append(skills, sk)
 		}
 	}
-	p, err := s.st.upsertVolunteer(ctx, who.UserID, bson.M{
-		"organisation_id": who.OrgID, "status": who.Status, "has_profile": true,
-		"home": in.Home, "home_cell": HomeCell(in.Home.Lat, in.Home.Lon),
-		"travel_radius_km": in.TravelRadiusKm, "languages": in.Languages, "gender": in.Gender,
-		"skills": skills, "max_outings_per_week": in.MaxOutingsPerWeek,
-	}, s.now())
+	now := s.now()
+	p, err := s.st.UpdateVolunteer(ctx, who.UserID, true, func(p *VolunteerProfile) (bool, error) {
+		p.OrgID, p.Status, p.HasProfile = who.OrgID, who.Status, true
+		p.Home, p.HomeCell = in.Home, HomeCell(in.Home.Lat, in.Home.Lon)
+		p.TravelRadiusKm, p.Languages, p.Gender = in.TravelRadiusKm, in.Languages, in.Gender
+		p.Skills, p.MaxOutingsPerWeek = skills, in.MaxOutingsPerWeek
+		p.Commitments, p.UpdatedAt = nonNil(p.Commitments), now
+		return true, nil
+	})
 	if err != nil {
 		return VolunteerProfileView{}, fault.Wrap(err, "store volunteer profile")
 	}
@@ -586,9 +581,12 @@ func (s *Service) PutAvailability(ctx context.Context, who auth.Identity, spec a
 	if _, err := availability.Compile(spec); err != nil {
 		return AvailabilityView{}, err
 	}
-	p, err := s.st.upsertVolunteer(ctx, who.UserID, bson.M{
-		"organisation_id": who.OrgID, "status": who.Status, "availability": spec,
-	}, s.now())
+	now := s.now()
+	p, err := s.st.UpdateVolunteer(ctx, who.UserID, true, func(p *VolunteerProfile) (bool, error) {
+		p.OrgID, p.Status, p.Availability = who.OrgID, who.Status, &spec
+		p.Commitments, p.UpdatedAt = nonNil(p.Commitments), now
+		return true, nil
+	})
 	if err != nil {
 		return AvailabilityView{}, fault.Wrap(err, "store availability")
 	}
@@ -607,8 +605,7 @@ func (s *Service) orgTimeZone(ctx context.Context, orgID string) string {
 // SetVolunteerStatus keeps the account status on the volunteer's profile in
 // step with the accounts (approve, suspend), for the candidate query.
 func (s *Service) SetVolunteerStatus(ctx context.Context, userID string, status auth.Status) error {
-	_, err := s.st.d.Gate().UpdateOne(ctx, s.st.volunteers, bson.M{"_id": userID}, bson.M{"$set": bson.M{"status": status}, "$inc": bson.M{"rev": 1}})
-	return err
+	return s.st.SetVolunteerStatus(ctx, userID, status)
 }
 
 // PutParticipantProfile writes the caller's wishes.
@@ -619,9 +616,10 @@ func (s *Service) PutParticipantProfile(ctx context.Context, who auth.Identity, 
 	if err := in.Validate(); err != nil {
 		return ParticipantProfileView{}, err
 	}
-	p, err := s.st.upsertParticipant(ctx, who.UserID, bson.M{
-		"organisation_id": who.OrgID, "languages": in.Languages, "companion_gender": in.CompanionGender,
-	}, s.now())
+	now := s.now()
+	p, err := s.st.UpdateParticipant(ctx, who.UserID, func(p *ParticipantProfile) {
+		p.OrgID, p.Languages, p.CompanionGender, p.UpdatedAt = who.OrgID, in.Languages, in.CompanionGender, now
+	})
 	if err != nil {
 		return ParticipantProfileView{}, fault.Wrap(err, "store participant profile")
 	}
@@ -649,9 +647,12 @@ func (s *Service) SetSupportNeeds(ctx context.Context, who auth.Identity, partic
 		return SupportNeedsView{}, fault.Wrap(err, "look up participant")
 	}
 	now := s.now()
-	p, err := s.st.upsertParticipant(ctx, participantID, bson.M{
-		"organisation_id": m.OrgID, "support_needs": text, "support_needs_by": who.UserID, "support_needs_at": now,
-	}, now)
+	p, err := s.st.UpdateParticipant(ctx, participantID, func(p *ParticipantProfile) {
+		if p.Rev == 0 {
+			p.Languages, p.CompanionGender = []string{}, "any"
+		}
+		p.OrgID, p.SupportNeeds, p.SupportNeedsBy, p.SupportNeedsAt, p.UpdatedAt = m.OrgID, text, who.UserID, now, now
+	})
 	if err != nil {
 		return SupportNeedsView{}, fault.Wrap(err, "store support needs")
 	}
@@ -664,5 +665,5 @@ func (s *Service) SetSupportNeeds(ctx context.Context, who auth.Identity, partic
 // ranking's candidates start from (each candidate's own radius is a hard
 // rule checked by the ranking). Bounded by limit.
 func (s *Service) VolunteersNear(ctx context.Context, orgID string, lat, lon float64, limit int) ([]VolunteerProfile, error) {
-	return s.st.volunteersInCells(ctx, orgID, auth.StatusActive, CellsCovering(lat, lon, MaxTravelRadiusKm), limit)
+	return s.st.VolunteersInCells(ctx, VolunteerQuery{OrgID: orgID, Status: auth.StatusActive, Cells: CellsCovering(lat, lon, MaxTravelRadiusKm), Limit: limit})
 }

@@ -2,6 +2,7 @@ package matching
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -9,9 +10,9 @@ import (
 
 	"github.com/clavis-app/clavis/auth"
 	"github.com/clavis-app/clavis/internal/clock"
-	"github.com/clavis-app/clavis/internal/db"
-	"github.com/clavis-app/clavis/internal/db/dbtest"
 	"github.com/clavis-app/clavis/internal/fault"
+	"github.com/clavis-app/clavis/internal/sqlite"
+	"github.com/clavis-app/clavis/internal/sqlite/sqlitetest"
 	"github.com/clavis-app/clavis/matching/availability"
 )
 
@@ -39,7 +40,7 @@ func (d *memDirectory) OrgTimeZone(context.Context, string) (string, error) {
 type fixture struct {
 	t     testing.TB
 	ctx   context.Context
-	db    *db.DB
+	db    *sqlite.DB
 	svc   *Service
 	clock *clock.Fake
 	dir   *memDirectory
@@ -51,9 +52,21 @@ var fixtureNow = time.Date(2026, 6, 1, 6, 0, 0, 0, time.UTC)
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	d := dbtest.New(t)
-	f := &fixture{t: t, ctx: context.Background(), db: d, clock: clock.NewFake(fixtureNow), dir: &memDirectory{members: map[string]Member{}}}
-	svc, err := NewService(f.ctx, d, Config{Clock: f.clock, Directory: f.dir})
+	d := sqlitetest.New(t)
+	st, err := NewSQLiteStore(context.Background(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixtureOn(t, st)
+	f.db = d
+	return f
+}
+
+// newFixtureOn is a fixture over any store (the contract suite's engines).
+func newFixtureOn(t testing.TB, st Store) *fixture {
+	t.Helper()
+	f := &fixture{t: t, ctx: context.Background(), clock: clock.NewFake(fixtureNow), dir: &memDirectory{members: map[string]Member{}}}
+	svc, err := NewService(f.ctx, st, Config{Clock: f.clock, Directory: f.dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +121,7 @@ func (f *fixture) outing(p auth.Identity, in time.Duration) OutingView {
 
 func (f *fixture) stored(id string) *Outing {
 	f.t.Helper()
-	o, err := f.svc.st.outingByID(f.ctx, id)
+	o, err := f.svc.st.Outing(f.ctx, id)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -253,7 +266,7 @@ func TestConcurrentAcceptsOneWins(t *testing.T) {
 	}
 	// Only the winner holds the time.
 	for _, v := range vols {
-		prof, err := f.svc.st.volunteerByID(f.ctx, v.UserID)
+		prof, err := f.svc.st.Volunteer(f.ctx, v.UserID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -324,10 +337,7 @@ func TestAcceptNeedsAvailabilityAndFreeTime(t *testing.T) {
 	if _, err := f.svc.Cancel(f.ctx, p, cancelled.ID, "changed my mind"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.db.Collection(CollVolunteers).UpdateOne(f.ctx, map[string]any{"_id": busy.UserID},
-		map[string]any{"$push": map[string]any{"commitments": Commitment{OutingID: cancelled.ID, StartsAt: cancelled.StartsAt, EndsAt: cancelled.EndsAt}}}); err != nil {
-		t.Fatal(err)
-	}
+	f.pushCommitment(busy.UserID, Commitment{OutingID: cancelled.ID, StartsAt: cancelled.StartsAt, EndsAt: cancelled.EndsAt})
 	again := f.outing(p, 80*time.Hour)
 	if _, err := f.svc.Accept(f.ctx, busy, again.ID); err != nil {
 		t.Fatalf("stale hold blocked an accept: %v", err)
@@ -497,7 +507,7 @@ func TestExpirySweep(t *testing.T) {
 	if last.Type != EventExpired || !last.ToCoordinators || fmt.Sprint(last.Recipients) != fmt.Sprint([]string{p.UserID, v.UserID}) {
 		t.Fatalf("expiry event %+v", last)
 	}
-	if prof, _ := f.svc.st.volunteerByID(f.ctx, v.UserID); len(prof.Commitments) != 0 {
+	if prof, _ := f.svc.st.Volunteer(f.ctx, v.UserID); len(prof.Commitments) != 0 {
 		t.Fatalf("an expired outing still holds the volunteer: %+v", prof.Commitments)
 	}
 	if n, _ := f.svc.ExpireStarted(f.ctx, 0); n != 0 {
@@ -571,7 +581,7 @@ func TestExportAndErase(t *testing.T) {
 	if st := f.stored(done.ID); st.VolunteerID != ErasedActor || st.Status != StatusCompleted {
 		t.Fatalf("finished outing after companion erasure: %+v", st)
 	}
-	if _, err := f.svc.st.volunteerByID(f.ctx, v.UserID); !db.IsNotFound(err) {
+	if _, err := f.svc.st.Volunteer(f.ctx, v.UserID); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("volunteer profile survived: %v", err)
 	}
 
@@ -589,7 +599,7 @@ func TestExportAndErase(t *testing.T) {
 		}
 	}
 	// The companion of the erased participant's pending outing is free again.
-	if prof, err := f.svc.st.volunteerByID(f.ctx, w.UserID); err != nil || len(prof.Commitments) != 0 {
+	if prof, err := f.svc.st.Volunteer(f.ctx, w.UserID); err != nil || len(prof.Commitments) != 0 {
 		t.Fatalf("the erased participant's outing still holds its volunteer: %+v %v", prof, err)
 	}
 	st := f.stored(done.ID)
@@ -604,15 +614,11 @@ func TestExportAndErase(t *testing.T) {
 	if st.Kind != KindCafe || st.StartsAt.IsZero() || st.OrgID != "org1" {
 		t.Fatalf("statistics lost: %+v", st)
 	}
-	if _, err := f.svc.st.participantByID(f.ctx, p.UserID); !db.IsNotFound(err) {
+	if _, err := f.svc.st.Participant(f.ctx, p.UserID); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("participant profile survived: %v", err)
 	}
-	var fbs []Feedback
-	cur, err := f.svc.st.feedback.Find(f.ctx, map[string]any{"outing_id": done.ID})
+	fbs, err := f.svc.st.FeedbackOnOuting(f.ctx, done.ID)
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cur.All(f.ctx, &fbs); err != nil {
 		t.Fatal(err)
 	}
 	if len(fbs) != 2 {
@@ -674,19 +680,38 @@ func TestCreateOutingRules(t *testing.T) {
 	if err != nil || v.ParticipantID != p.UserID {
 		t.Fatalf("coordinator for participant: %+v %v", v, err)
 	}
-	if n, _ := f.db.Collection(CollOutings).CountDocuments(f.ctx, map[string]any{}); n != 2 {
+	if n := f.count("outings"); n != 2 {
 		t.Fatalf("%d outings stored, want 2 (bad requests write nothing)", n)
 	}
 }
 
-// A second start on the same database finds its indexes in place (FerretDB
-// v1.24.2 drops the connection when asked for several existing indexes in
-// one command; db.EnsureIndexes asks one at a time).
+// A second start on the same database finds its schema in place.
 func TestServiceStartsTwiceOnOneDatabase(t *testing.T) {
 	f := newFixture(t)
 	for range 2 {
-		if _, err := NewService(f.ctx, f.db, Config{Clock: f.clock}); err != nil {
+		if _, err := NewSQLiteStore(f.ctx, f.db); err != nil {
 			t.Fatalf("second start: %v", err)
 		}
 	}
+}
+
+// pushCommitment leaves a commitment on a profile as a crash would.
+func (f *fixture) pushCommitment(volunteerID string, c Commitment) {
+	f.t.Helper()
+	if _, err := f.svc.st.UpdateVolunteer(f.ctx, volunteerID, false, func(p *VolunteerProfile) (bool, error) {
+		p.Commitments = append(p.Commitments, c)
+		return true, nil
+	}); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// count is the number of rows in one of matching's tables.
+func (f *fixture) count(table string) int {
+	f.t.Helper()
+	var n int
+	if err := f.db.QueryRowContext(f.ctx, "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+		f.t.Fatal(err)
+	}
+	return n
 }

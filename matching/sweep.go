@@ -16,7 +16,7 @@ func (s *Service) ExpireStarted(ctx context.Context, batch int) (int, error) {
 	if batch <= 0 {
 		batch = 200
 	}
-	ids, err := s.st.startedUnmatchedOutingIDs(ctx, s.now(), batch)
+	ids, err := s.st.StartedUnmatchedOutingIDs(ctx, s.now(), batch)
 	if err != nil {
 		return 0, fault.Wrap(err, "find started outings")
 	}

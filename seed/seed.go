@@ -91,11 +91,11 @@ func (c *replayClock) set(t time.Time) {
 	c.mu.Unlock()
 }
 
-// Run seeds the demo organisation into d through the accounts service and
+// Run seeds the demo organisation into d (and matching's ms) through the accounts service and
 // a matching service of its own, and prints the logins to out.
-func Run(ctx context.Context, d *db.DB, accts *auth.Service, now time.Time, out io.Writer) error {
+func Run(ctx context.Context, d *db.DB, ms matching.Store, accts *auth.Service, now time.Time, out io.Writer) error {
 	clk := &replayClock{now: now}
-	svc, err := matching.NewService(ctx, d, matching.Config{Clock: clk, Directory: matching.AccountsDirectory(accts)})
+	svc, err := matching.NewService(ctx, ms, matching.Config{Clock: clk, Directory: matching.AccountsDirectory(accts)})
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/clavis-app/clavis/auth"
 	"github.com/clavis-app/clavis/internal/clock"
 	"github.com/clavis-app/clavis/internal/db/dbtest"
+	"github.com/clavis-app/clavis/internal/sqlite/sqlitetest"
 	"github.com/clavis-app/clavis/matching"
 )
 
@@ -35,23 +36,35 @@ func TestSeedIsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sq := sqlitetest.New(t)
+	ms, err := matching.NewSQLiteStore(ctx, sq)
+	if err != nil {
+		t.Fatal(err)
+	}
 	counts := func() map[string]int64 {
 		out := map[string]int64{}
-		for _, c := range []string{"users", "organisations", matching.CollOutings, matching.CollVolunteers, matching.CollParticipants, matching.CollFeedback} {
+		for _, c := range []string{"users", "organisations"} {
 			n, err := d.Collection(c).CountDocuments(ctx, bson.M{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			out[c] = n
 		}
+		for _, table := range []string{"outings", "volunteer_profiles", "participant_profiles", "feedback"} {
+			var n int64
+			if err := sq.QueryRowContext(ctx, "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			out[table] = n
+		}
 		return out
 	}
 	var first, second bytes.Buffer
-	if err := Run(ctx, d, accts, now, &first); err != nil {
+	if err := Run(ctx, d, ms, accts, now, &first); err != nil {
 		t.Fatal(err)
 	}
 	after1 := counts()
-	if err := Run(ctx, d, accts, now.Add(time.Hour), &second); err != nil {
+	if err := Run(ctx, d, ms, accts, now.Add(time.Hour), &second); err != nil {
 		t.Fatalf("second run: %v", err)
 	}
 	after2 := counts()
@@ -60,26 +73,25 @@ func TestSeedIsIdempotent(t *testing.T) {
 			t.Fatalf("%s: %d documents after the first run, %d after the second", c, n, after2[c])
 		}
 	}
-	if after1[matching.CollOutings] != 5 || after1[matching.CollVolunteers] != 3 || after1[matching.CollFeedback] != 2 {
+	if after1["outings"] != 5 || after1["volunteer_profiles"] != 3 || after1["feedback"] != 2 {
 		t.Fatalf("seeded %v", after1)
 	}
 	if first.String() != second.String() || !bytes.Contains(first.Bytes(), []byte("coordinator@demo.clavis.app")) {
 		t.Fatalf("logins differ or missing:\n%s\n---\n%s", first.String(), second.String())
 	}
-	var rows []struct {
-		Status string `bson:"status"`
-	}
-	cur, err := d.Collection(matching.CollOutings).Find(ctx, bson.M{})
+	seen := map[string]bool{}
+	rows, err := sq.QueryContext(ctx, "SELECT status FROM outings")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cur.All(ctx, &rows); err != nil {
-		t.Fatal(err)
+	for rows.Next() {
+		var st string
+		if err := rows.Scan(&st); err != nil {
+			t.Fatal(err)
+		}
+		seen[st] = true
 	}
-	seen := map[string]bool{}
-	for _, r := range rows {
-		seen[r.Status] = true
-	}
+	_ = rows.Close()
 	for _, st := range []string{"completed", "open", "pending_approval", "confirmed", "cancelled"} {
 		if !seen[st] {
 			t.Fatalf("no seeded outing is %s: %v", st, seen)

@@ -1,0 +1,334 @@
+package matching
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+
+	"github.com/clavis-app/clavis/auth"
+	"github.com/clavis-app/clavis/internal/sqlite"
+)
+
+// The SQLite engine's profiles, feedback and preferences.
+const (
+	sqlVolunteerByID   = `SELECT doc FROM volunteer_profiles WHERE user_id = ?`
+	sqlUpsertVolunteer = `INSERT INTO volunteer_profiles (user_id, organisation_id, status, has_profile, home_cell, rev, doc)
+		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET organisation_id = excluded.organisation_id,
+		status = excluded.status, has_profile = excluded.has_profile, home_cell = excluded.home_cell,
+		rev = excluded.rev, doc = excluded.doc`
+	sqlDeleteVolunteer   = `DELETE FROM volunteer_profiles WHERE user_id = ?`
+	sqlVolunteersInCells = `SELECT doc FROM volunteer_profiles WHERE organisation_id = ? AND status = ?
+		AND home_cell IN (SELECT value FROM json_each(?)) AND has_profile >= ? LIMIT ?`
+
+	sqlParticipantByID   = `SELECT doc FROM participant_profiles WHERE user_id = ?`
+	sqlUpsertParticipant = `INSERT INTO participant_profiles (user_id, organisation_id, rev, doc) VALUES (?, ?, ?, ?)
+		ON CONFLICT (user_id) DO UPDATE SET organisation_id = excluded.organisation_id, rev = excluded.rev, doc = excluded.doc`
+	sqlDeleteParticipant = `DELETE FROM participant_profiles WHERE user_id = ?`
+
+	feedbackColumns     = `id, outing_id, organisation_id, author_id, author_role, participant_id, volunteer_id, rating, comment, comfort_before, comfort_after, created_at`
+	sqlInsertFeedback   = `INSERT INTO feedback (` + feedbackColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlFeedbackByAuthor = `SELECT ` + feedbackColumns + ` FROM feedback WHERE author_id = ? ORDER BY created_at, id`
+	sqlFeedbackOnOuting = `SELECT ` + feedbackColumns + ` FROM feedback WHERE outing_id = ? ORDER BY created_at, id`
+	sqlRatings          = `SELECT volunteer_id, participant_id, rating FROM feedback
+		WHERE volunteer_id IN (SELECT value FROM json_each(?)) AND author_role = 'participant' LIMIT ?`
+	sqlEraseFeedbackAuthor      = `UPDATE feedback SET author_id = 'erased', comment = '' WHERE author_id = ?`
+	sqlEraseFeedbackParticipant = `UPDATE feedback SET participant_id = 'erased', comment = '' WHERE participant_id = ?`
+	sqlEraseFeedbackVolunteer   = `UPDATE feedback SET volunteer_id = 'erased' WHERE volunteer_id = ?`
+
+	sqlPrefsByID   = `SELECT doc FROM preferences WHERE participant_id = ?`
+	sqlPrefsOfMany = `SELECT doc FROM preferences WHERE participant_id IN (SELECT value FROM json_each(?))`
+	sqlUpsertPrefs = `INSERT INTO preferences (participant_id, organisation_id, rev, doc) VALUES (?, ?, ?, ?)
+		ON CONFLICT (participant_id) DO UPDATE SET rev = excluded.rev, doc = excluded.doc`
+	sqlDeletePrefs  = `DELETE FROM preferences WHERE participant_id = ?`
+	sqlDropPrefVols = `DELETE FROM preference_volunteers WHERE participant_id = ?`
+	sqlAddPrefVol   = `INSERT OR IGNORE INTO preference_volunteers (volunteer_id, participant_id) VALUES (?, ?)`
+	sqlListingOf    = `SELECT participant_id FROM preference_volunteers WHERE volunteer_id = ?`
+)
+
+func scanJSON[T any](row *sql.Row) (*T, error) {
+	var doc []byte
+	if err := row.Scan(&doc); err != nil {
+		return nil, sqliteErr(err)
+	}
+	v := new(T)
+	if err := json.Unmarshal(doc, v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func queryJSON[T any](ctx context.Context, q querier, query string, args ...any) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		var doc []byte
+		if err := rows.Scan(&doc); err != nil {
+			return nil, err
+		}
+		var v T
+		if err := json.Unmarshal(doc, &v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// --- volunteers ---
+
+func (s *sqliteStore) Volunteer(ctx context.Context, userID string) (*VolunteerProfile, error) {
+	return scanJSON[VolunteerProfile](s.q(ctx).QueryRowContext(ctx, sqlVolunteerByID, userID))
+}
+
+func saveVolunteer(ctx context.Context, q querier, p *VolunteerProfile) error {
+	doc, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	_, err = q.ExecContext(ctx, sqlUpsertVolunteer, p.UserID, p.OrgID, string(p.Status), boolInt(p.HasProfile), p.HomeCell, p.Rev, string(doc))
+	return err
+}
+
+func (s *sqliteStore) UpdateVolunteer(ctx context.Context, userID string, create bool, change func(*VolunteerProfile) (bool, error)) (*VolunteerProfile, error) {
+	var out *VolunteerProfile
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		p, err := scanJSON[VolunteerProfile](tx.QueryRowContext(ctx, sqlVolunteerByID, userID))
+		if errors.Is(err, ErrNotFound) && create {
+			p, err = &VolunteerProfile{UserID: userID}, nil
+		}
+		if err != nil {
+			return err
+		}
+		ok, err := change(p)
+		if err != nil {
+			return err
+		}
+		out = p
+		if !ok {
+			return nil
+		}
+		p.Rev++
+		return saveVolunteer(ctx, tx, p)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (s *sqliteStore) SetVolunteerStatus(ctx context.Context, userID string, status auth.Status) error {
+	_, err := s.UpdateVolunteer(ctx, userID, false, func(p *VolunteerProfile) (bool, error) {
+		p.Status = status
+		return true, nil
+	})
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+func (s *sqliteStore) VolunteersInCells(ctx context.Context, q VolunteerQuery) ([]VolunteerProfile, error) {
+	cells, err := json.Marshal(nonNil(q.Cells))
+	if err != nil {
+		return nil, err
+	}
+	return queryJSON[VolunteerProfile](ctx, s.q(ctx), sqlVolunteersInCells, q.OrgID, string(q.Status), string(cells), boolInt(q.WithProfile), q.Limit)
+}
+
+func (s *sqliteStore) DeleteVolunteer(ctx context.Context, userID string) error {
+	_, err := s.q(ctx).ExecContext(ctx, sqlDeleteVolunteer, userID)
+	return err
+}
+
+// --- participants ---
+
+func (s *sqliteStore) Participant(ctx context.Context, userID string) (*ParticipantProfile, error) {
+	return scanJSON[ParticipantProfile](s.q(ctx).QueryRowContext(ctx, sqlParticipantByID, userID))
+}
+
+func (s *sqliteStore) UpdateParticipant(ctx context.Context, userID string, change func(*ParticipantProfile)) (*ParticipantProfile, error) {
+	var out *ParticipantProfile
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		p, err := scanJSON[ParticipantProfile](tx.QueryRowContext(ctx, sqlParticipantByID, userID))
+		if errors.Is(err, ErrNotFound) {
+			p, err = &ParticipantProfile{UserID: userID}, nil
+		}
+		if err != nil {
+			return err
+		}
+		change(p)
+		p.Rev++
+		doc, err := json.Marshal(p)
+		if err != nil {
+			return err
+		}
+		out = p
+		_, err = tx.ExecContext(ctx, sqlUpsertParticipant, p.UserID, p.OrgID, p.Rev, string(doc))
+		return err
+	})
+	return out, err
+}
+
+func (s *sqliteStore) DeleteParticipant(ctx context.Context, userID string) error {
+	_, err := s.q(ctx).ExecContext(ctx, sqlDeleteParticipant, userID)
+	return err
+}
+
+// --- feedback ---
+
+func nullInt(p *int) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+func (s *sqliteStore) InsertFeedback(ctx context.Context, f *Feedback) error {
+	_, err := s.q(ctx).ExecContext(ctx, sqlInsertFeedback, f.ID, f.OutingID, f.OrgID, f.AuthorID, string(f.AuthorRole),
+		f.ParticipantID, f.VolunteerID, f.Rating, f.Comment, nullInt(f.ComfortBefore), nullInt(f.ComfortAfter), sqlite.Millis(f.CreatedAt))
+	return sqliteErr(err)
+}
+
+func (s *sqliteStore) feedbackWhere(ctx context.Context, query, arg string) ([]Feedback, error) {
+	rows, err := s.q(ctx).QueryContext(ctx, query, arg)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Feedback{}
+	for rows.Next() {
+		var f Feedback
+		var before, after sql.NullInt64
+		var at int64
+		if err := rows.Scan(&f.ID, &f.OutingID, &f.OrgID, &f.AuthorID, &f.AuthorRole, &f.ParticipantID, &f.VolunteerID,
+			&f.Rating, &f.Comment, &before, &after, &at); err != nil {
+			return nil, err
+		}
+		if before.Valid {
+			v := int(before.Int64)
+			f.ComfortBefore = &v
+		}
+		if after.Valid {
+			v := int(after.Int64)
+			f.ComfortAfter = &v
+		}
+		f.CreatedAt = sqlite.Time(at)
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+func (s *sqliteStore) FeedbackByAuthor(ctx context.Context, authorID string) ([]Feedback, error) {
+	return s.feedbackWhere(ctx, sqlFeedbackByAuthor, authorID)
+}
+
+func (s *sqliteStore) FeedbackOnOuting(ctx context.Context, outingID string) ([]Feedback, error) {
+	return s.feedbackWhere(ctx, sqlFeedbackOnOuting, outingID)
+}
+
+func (s *sqliteStore) RatingsOf(ctx context.Context, volunteerIDs []string) ([]ratingRow, error) {
+	who, err := json.Marshal(volunteerIDs)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.q(ctx).QueryContext(ctx, sqlRatings, string(who), maxRatingRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []ratingRow
+	for rows.Next() {
+		var r ratingRow
+		if err := rows.Scan(&r.VolunteerID, &r.ParticipantID, &r.Rating); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func (s *sqliteStore) EraseFeedbackOf(ctx context.Context, userID string) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		for _, q := range []string{sqlEraseFeedbackAuthor, sqlEraseFeedbackParticipant, sqlEraseFeedbackVolunteer} {
+			if _, err := tx.ExecContext(ctx, q, userID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// --- preferences ---
+
+func (s *sqliteStore) Preferences(ctx context.Context, participantID string) (*prefsDoc, error) {
+	d, err := scanJSON[prefsDoc](s.q(ctx).QueryRowContext(ctx, sqlPrefsByID, participantID))
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	return d, err
+}
+
+func (s *sqliteStore) PreferencesOfMany(ctx context.Context, participantIDs []string) (map[string]*prefsDoc, error) {
+	out := make(map[string]*prefsDoc, len(participantIDs))
+	if len(participantIDs) == 0 {
+		return out, nil
+	}
+	ids, err := json.Marshal(participantIDs)
+	if err != nil {
+		return nil, err
+	}
+	docs, err := queryJSON[prefsDoc](ctx, s.q(ctx), sqlPrefsOfMany, string(ids))
+	if err != nil {
+		return nil, err
+	}
+	for i := range docs {
+		out[docs[i].ParticipantID] = &docs[i]
+	}
+	return out, nil
+}
+
+func (s *sqliteStore) UpdatePreferences(ctx context.Context, participantID, orgID string, change func(*prefsDoc) (bool, error)) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		d, err := scanJSON[prefsDoc](tx.QueryRowContext(ctx, sqlPrefsByID, participantID))
+		if errors.Is(err, ErrNotFound) {
+			d, err = &prefsDoc{ParticipantID: participantID, OrgID: orgID, Entries: []prefEntry{}, VolunteerIDs: []string{}}, nil
+		}
+		if err != nil {
+			return err
+		}
+		if ok, err := change(d); err != nil || !ok {
+			return err
+		}
+		d.Rev++
+		doc, err := json.Marshal(d)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, sqlUpsertPrefs, participantID, d.OrgID, d.Rev, string(doc)); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, sqlDropPrefVols, participantID); err != nil {
+			return err
+		}
+		for _, e := range d.Entries {
+			if _, err := tx.ExecContext(ctx, sqlAddPrefVol, e.VolunteerID, participantID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (s *sqliteStore) DeletePreferences(ctx context.Context, participantID string) error {
+	_, err := s.q(ctx).ExecContext(ctx, sqlDeletePrefs, participantID)
+	return err
+}
+
+func (s *sqliteStore) ParticipantsListing(ctx context.Context, volunteerID string) ([]string, error) {
+	return s.strings(ctx, sqlListingOf, volunteerID)
+}

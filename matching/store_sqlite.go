@@ -1,0 +1,420 @@
+package matching
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"math"
+	"time"
+
+	"github.com/clavis-app/clavis/internal/sqlite"
+)
+
+//go:embed migrations/*.sql
+var sqliteMigrations embed.FS
+
+// sqliteStore is matching's SQLite engine. Every read-modify-write runs in
+// one write transaction (BEGIN IMMEDIATE), which serialises writers in this
+// process and in any other on the same file; no in-process lock is needed.
+type sqliteStore struct {
+	d *sqlite.DB
+}
+
+// NewSQLiteStore applies matching's migrations to d.
+func NewSQLiteStore(ctx context.Context, d *sqlite.DB) (Store, error) {
+	fsys, err := fs.Sub(sqliteMigrations, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	if err := d.Migrate(ctx, fsys, "matching_schema"); err != nil {
+		return nil, err
+	}
+	return &sqliteStore{d: d}, nil
+}
+
+// txKey carries the write transaction of a decision in ctx, so that store
+// calls made from TransitionOuting's decide join it.
+type txKey struct{ s *sqliteStore }
+
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// q is the transaction ctx carries, or the database.
+func (s *sqliteStore) q(ctx context.Context) querier {
+	if tx, ok := ctx.Value(txKey{s}).(*sql.Tx); ok {
+		return tx
+	}
+	return s.d.DB
+}
+
+// write runs fn in the transaction ctx carries, or in a new one.
+func (s *sqliteStore) write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	if tx, ok := ctx.Value(txKey{s}).(*sql.Tx); ok {
+		return fn(ctx, tx)
+	}
+	return s.d.Write(ctx, func(tx *sql.Tx) error {
+		return fn(context.WithValue(ctx, txKey{s}, tx), tx)
+	})
+}
+
+func sqliteErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sql.ErrNoRows):
+		return ErrNotFound
+	case sqlite.IsUnique(err):
+		return ErrDuplicate
+	}
+	return err
+}
+
+// The SQL of the hot queries, named so that TestSQLiteHotQueriesUseIndexes
+// explains the very strings the engine runs.
+const (
+	sqlOutingByID   = `SELECT doc FROM outings WHERE id = ?`
+	sqlInsertOuting = `INSERT INTO outings (id, organisation_id, participant_id, volunteer_id, status, starts_at, ends_at,
+		created_at, version, has_pending_events, lat, lon, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlUpdateOuting = `UPDATE outings SET organisation_id = ?, participant_id = ?, volunteer_id = ?, status = ?,
+		starts_at = ?, ends_at = ?, version = ?, has_pending_events = ?, lat = ?, lon = ?, doc = ? WHERE id = ?`
+	sqlAddPerson        = `INSERT OR IGNORE INTO outing_people (user_id, outing_id) VALUES (?, ?)`
+	sqlDropPeople       = `DELETE FROM outing_people WHERE outing_id = ?`
+	sqlPendingOutingIDs = `SELECT id FROM outings WHERE has_pending_events = 1 LIMIT ?`
+	sqlStartedUnmatched = `SELECT id FROM outings WHERE status IN ('open', 'pending_approval') AND starts_at <= ? LIMIT ?`
+	sqlDueOfferChecks   = `SELECT id FROM outings WHERE status = 'open' AND offer_check_at <= ?1 AND starts_at > ?1 LIMIT ?2`
+	sqlConfirmedBetween = `SELECT id, organisation_id, participant_id, volunteer_id, starts_at, ends_at FROM outings
+		WHERE status = 'confirmed' AND starts_at >= ? AND starts_at < ? ORDER BY starts_at, id LIMIT ?`
+	sqlOutingsOfUser = `SELECT o.doc FROM outing_people p JOIN outings o ON o.id = p.outing_id
+		WHERE p.user_id = ? ORDER BY o.created_at, o.id`
+	sqlCompletedTogether = `SELECT 1 FROM outings WHERE volunteer_id = ? AND participant_id = ? AND status = 'completed' LIMIT 1`
+	sqlBookings          = `SELECT id, volunteer_id, participant_id, status, starts_at, ends_at FROM outings
+		WHERE volunteer_id IN (SELECT value FROM json_each(?1))
+		AND ((status IN ('pending_approval', 'confirmed', 'in_progress') AND starts_at < ?2 AND ends_at > ?3)
+		  OR (status IN ('pending_approval', 'confirmed', 'in_progress', 'completed')
+		      AND ((starts_at >= ?4 AND starts_at < ?5) OR (starts_at >= ?6 AND starts_at < ?7)))
+		  OR (status = 'completed' AND participant_id IN (SELECT value FROM json_each(?8))))
+		LIMIT ?9`
+)
+
+// Outing lists, newest first, after a (created_at, id) position; a first
+// page starts after (MaxInt64, ”).
+const (
+	sqlPageByParticipant = `SELECT doc FROM outings WHERE participant_id = ?1 AND (?2 = '' OR status = ?2)
+		AND (created_at, id) < (?3, ?4) ORDER BY created_at DESC, id DESC LIMIT ?5`
+	sqlPageByVolunteer = `SELECT doc FROM outings WHERE volunteer_id = ?1 AND (?2 = '' OR status = ?2)
+		AND (created_at, id) < (?3, ?4) ORDER BY created_at DESC, id DESC LIMIT ?5`
+	sqlPageByOrg = `SELECT doc FROM outings WHERE organisation_id = ?1 AND (?2 = '' OR status = ?2)
+		AND (created_at, id) < (?3, ?4) ORDER BY created_at DESC, id DESC LIMIT ?5`
+)
+
+func (s *sqliteStore) outingIn(ctx context.Context, q querier, id string) (*Outing, error) {
+	var doc []byte
+	if err := q.QueryRowContext(ctx, sqlOutingByID, id).Scan(&doc); err != nil {
+		return nil, sqliteErr(err)
+	}
+	var o Outing
+	if err := json.Unmarshal(doc, &o); err != nil {
+		return nil, err
+	}
+	return &o, nil
+}
+
+func outingArgs(o *Outing) ([]any, error) {
+	doc, err := json.Marshal(o)
+	if err != nil {
+		return nil, err
+	}
+	return []any{o.OrgID, o.ParticipantID, o.VolunteerID, string(o.Status), sqlite.Millis(o.StartsAt), sqlite.Millis(o.EndsAt),
+		o.Version, boolInt(o.HasPendingEvents), o.MeetingPoint.Lat, o.MeetingPoint.Lon, string(doc)}, nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (s *sqliteStore) InsertOuting(ctx context.Context, o *Outing) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		a, err := outingArgs(o)
+		if err != nil {
+			return err
+		}
+		args := append([]any{o.ID}, a[:6]...)
+		args = append(args, sqlite.Millis(o.CreatedAt))
+		args = append(args, a[6:]...)
+		if _, err := tx.ExecContext(ctx, sqlInsertOuting, args...); err != nil {
+			return sqliteErr(err)
+		}
+		return addPeople(ctx, tx, o)
+	})
+}
+
+func addPeople(ctx context.Context, tx *sql.Tx, o *Outing) error {
+	for _, id := range outingPeople(o) {
+		if _, err := tx.ExecContext(ctx, sqlAddPerson, id, o.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// saveOuting writes o over its row (inside a write transaction).
+func saveOuting(ctx context.Context, tx *sql.Tx, o *Outing) error {
+	args, err := outingArgs(o)
+	if err != nil {
+		return err
+	}
+	res, err := tx.ExecContext(ctx, sqlUpdateOuting, append(args, o.ID)...)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+func (s *sqliteStore) Outing(ctx context.Context, id string) (*Outing, error) {
+	return s.outingIn(ctx, s.q(ctx), id)
+}
+
+func (s *sqliteStore) TransitionOuting(ctx context.Context, id string, now time.Time, decide func(context.Context, *Outing) (Move, error)) (*Outing, Move, error) {
+	var before *Outing
+	var move Move
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		o, err := s.outingIn(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		before = o
+		m, err := decide(ctx, o)
+		if err != nil {
+			return err
+		}
+		move = m
+		if !moveWrites(m) {
+			return nil
+		}
+		after := applyMove(*o, m, now)
+		if err := saveOuting(ctx, tx, &after); err != nil {
+			return err
+		}
+		return addPeople(ctx, tx, &after)
+	})
+	if err != nil {
+		return nil, Move{}, err
+	}
+	return before, move, nil
+}
+
+func (s *sqliteStore) UpdateOuting(ctx context.Context, id string, change func(*Outing) (bool, error)) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		o, err := s.outingIn(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if ok, err := change(o); err != nil || !ok {
+			return err
+		}
+		if err := saveOuting(ctx, tx, o); err != nil {
+			return err
+		}
+		// Ids may have gone (erasure): rebuild the outing's people.
+		if _, err := tx.ExecContext(ctx, sqlDropPeople, id); err != nil {
+			return err
+		}
+		return addPeople(ctx, tx, o)
+	})
+}
+
+func (s *sqliteStore) OutingsPage(ctx context.Context, f OutingFilter, limit int, after *pageCursor) ([]Outing, *pageCursor, error) {
+	query, key := sqlPageByOrg, f.OrgID
+	switch {
+	case f.ParticipantID != "":
+		query, key = sqlPageByParticipant, f.ParticipantID
+	case f.VolunteerID != "":
+		query, key = sqlPageByVolunteer, f.VolunteerID
+	}
+	at, id := int64(math.MaxInt64), ""
+	if after != nil {
+		at, id = sqlite.Millis(after.at), after.id
+	}
+	out, err := s.outingDocs(ctx, query, key, string(f.Status), at, id, limit+1)
+	if err != nil || len(out) <= limit {
+		return out, nil, err
+	}
+	out = out[:limit]
+	last := out[limit-1]
+	return out, &pageCursor{at: last.CreatedAt, id: last.ID}, nil
+}
+
+func (s *sqliteStore) outingDocs(ctx context.Context, query string, args ...any) ([]Outing, error) {
+	rows, err := s.q(ctx).QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Outing
+	for rows.Next() {
+		var doc []byte
+		if err := rows.Scan(&doc); err != nil {
+			return nil, err
+		}
+		var o Outing
+		if err := json.Unmarshal(doc, &o); err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+func (s *sqliteStore) strings(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := s.q(ctx).QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+func (s *sqliteStore) OutingIDsWithPendingEvents(ctx context.Context, limit int) ([]string, error) {
+	return s.strings(ctx, sqlPendingOutingIDs, limit)
+}
+
+func (s *sqliteStore) StartedUnmatchedOutingIDs(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	return s.strings(ctx, sqlStartedUnmatched, sqlite.Millis(now), limit)
+}
+
+func (s *sqliteStore) OutingsDueForOfferCheck(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	return s.strings(ctx, sqlDueOfferChecks, sqlite.Millis(now), limit)
+}
+
+func (s *sqliteStore) PendingEvents(ctx context.Context, id string) ([]Event, bool, error) {
+	o, err := s.Outing(ctx, id)
+	if err != nil {
+		return nil, false, err
+	}
+	return o.PendingEvents, o.HasPendingEvents, nil
+}
+
+func (s *sqliteStore) RemoveDeliveredEvents(ctx context.Context, id string, eventIDs []string) error {
+	gone := make(map[string]bool, len(eventIDs))
+	for _, e := range eventIDs {
+		gone[e] = true
+	}
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		o, err := s.outingIn(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		left := o.PendingEvents[:0:0]
+		for _, e := range o.PendingEvents {
+			if !gone[e.ID] {
+				left = append(left, e)
+			}
+		}
+		if len(left) == len(o.PendingEvents) && o.HasPendingEvents == (len(left) > 0) {
+			return nil
+		}
+		o.PendingEvents, o.HasPendingEvents = left, len(left) > 0
+		return saveOuting(ctx, tx, o)
+	})
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+func (s *sqliteStore) ConfirmedOutingsBetween(ctx context.Context, from, to time.Time, limit int) ([]ConfirmedOuting, error) {
+	rows, err := s.q(ctx).QueryContext(ctx, sqlConfirmedBetween, sqlite.Millis(from), sqlite.Millis(to), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []ConfirmedOuting{}
+	for rows.Next() {
+		var c ConfirmedOuting
+		var start, end int64
+		if err := rows.Scan(&c.ID, &c.OrgID, &c.ParticipantID, &c.VolunteerID, &start, &end); err != nil {
+			return nil, err
+		}
+		c.StartsAt, c.EndsAt = sqlite.Time(start), sqlite.Time(end)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+func (s *sqliteStore) OutingsOfUser(ctx context.Context, userID string) ([]Outing, error) {
+	return s.outingDocs(ctx, sqlOutingsOfUser, userID)
+}
+
+func (s *sqliteStore) HasCompletedOutingTogether(ctx context.Context, participantID, volunteerID string) (bool, error) {
+	var one int
+	err := s.q(ctx).QueryRowContext(ctx, sqlCompletedTogether, volunteerID, participantID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// bookingArgs are sqlBookings' arguments for q (two load windows; an
+// unused one is empty).
+func bookingArgs(volunteerIDs []string, q bookingQuery) ([]any, error) {
+	who, err := json.Marshal(volunteerIDs)
+	if err != nil {
+		return nil, err
+	}
+	parts, err := json.Marshal(nonNil(q.participants))
+	if err != nil {
+		return nil, err
+	}
+	load := append(slicesClone(q.load), span{}, span{})
+	if len(q.load) > 2 {
+		return nil, errors.New("matching: at most two load windows")
+	}
+	return []any{string(who), sqlite.Millis(q.busy.to), sqlite.Millis(q.busy.from),
+		sqlite.Millis(load[0].from), sqlite.Millis(load[0].to), sqlite.Millis(load[1].from), sqlite.Millis(load[1].to),
+		string(parts), maxBookingRows}, nil
+}
+
+func slicesClone[T any](s []T) []T { return append([]T(nil), s...) }
+
+func (s *sqliteStore) BookingsOf(ctx context.Context, volunteerIDs []string, q bookingQuery) ([]bookingRow, error) {
+	args, err := bookingArgs(volunteerIDs, q)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.q(ctx).QueryContext(ctx, sqlBookings, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []bookingRow
+	for rows.Next() {
+		var r bookingRow
+		var start, end int64
+		if err := rows.Scan(&r.ID, &r.VolunteerID, &r.ParticipantID, &r.Status, &start, &end); err != nil {
+			return nil, err
+		}
+		r.StartsAt, r.EndsAt = sqlite.Time(start), sqlite.Time(end)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
