@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -27,6 +28,7 @@ import (
 	"github.com/clavis-app/clavis/internal/clock"
 	"github.com/clavis-app/clavis/internal/db"
 	"github.com/clavis-app/clavis/internal/personal"
+	"github.com/clavis-app/clavis/internal/sqlite"
 	"github.com/clavis-app/clavis/matching"
 	"github.com/clavis-app/clavis/notify"
 	"github.com/clavis-app/clavis/seed"
@@ -264,8 +266,18 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 		return err
 	}
 	people.Register(matcher.PersonalHook())
-	idempotency, err := api.NewIdempotencyStore(ctx, database, clk)
-	if err != nil {
+	var idempotency api.IdempotencyStore
+	if cfg.MongoURI == "" {
+		sdb, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, sqlite.FileName))
+		if err != nil {
+			return err
+		}
+		defer sdb.Close()
+		idempotency, err = api.NewIdempotencySQLite(ctx, sdb)
+		if err != nil {
+			return err
+		}
+	} else if idempotency, err = api.NewIdempotencyMongo(ctx, database); err != nil {
 		return err
 	}
 
@@ -323,7 +335,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 	}()
 	go func() {
 		defer workers.Done()
-		idempotency.RunSweeper(workerCtx, time.Hour, log)
+		api.RunIdempotencySweeper(workerCtx, idempotency, clk, time.Hour, log)
 	}()
 
 	srv, err := api.New(api.Deps{

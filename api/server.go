@@ -67,7 +67,7 @@ type Deps struct {
 	Matching *matching.Service
 	// Idempotency keeps the first answers of creating POSTs sent with an
 	// Idempotency-Key; nil ignores the header.
-	Idempotency *IdempotencyStore
+	Idempotency IdempotencyStore
 	// Matcher serves candidates, offers and participants' volunteer
 	// preferences; main.go builds it on Matching.
 	Matcher *matching.Matcher

@@ -49,6 +49,8 @@ import (
 	"github.com/clavis-app/clavis/internal/db"
 	"github.com/clavis-app/clavis/internal/db/dbtest"
 	"github.com/clavis-app/clavis/internal/personal"
+	"github.com/clavis-app/clavis/internal/sqlite"
+	"github.com/clavis-app/clavis/internal/sqlite/sqlitetest"
 )
 
 // testNow is where every test env's clock starts: a Wednesday, 11:00 in
@@ -68,6 +70,8 @@ type testEnv struct {
 	Clock    *clock.Fake
 	Auth     *auth.Service
 	Personal *personal.Registry
+	// SQL is the env's SQLite database (the idempotency keys live there).
+	SQL *sqlite.DB
 
 	// Emails of the users made by User, by id (for tests that log in).
 	// Read it directly only while no User call runs; Email is safe anytime.
@@ -90,7 +94,7 @@ func newTestEnv(t *testing.T, opts ...func(*api.Deps)) *testEnv {
 func buildTestEnv(tb testing.TB, t *testing.T, opts ...func(*api.Deps)) *testEnv {
 	tb.Helper()
 	ctx := context.Background()
-	e := &testEnv{T: t, DB: dbtest.New(tb), Clock: clock.NewFake(testNow), Personal: &personal.Registry{}, Emails: map[string]string{}}
+	e := &testEnv{T: t, DB: dbtest.New(tb), SQL: sqlitetest.New(tb), Clock: clock.NewFake(testNow), Personal: &personal.Registry{}, Emails: map[string]string{}}
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		tb.Fatal(err)
@@ -101,12 +105,17 @@ func buildTestEnv(tb testing.TB, t *testing.T, opts ...func(*api.Deps)) *testEnv
 	if err != nil {
 		tb.Fatal(err)
 	}
+	idem, err := api.NewIdempotencySQLite(ctx, e.SQL)
+	if err != nil {
+		tb.Fatal(err)
+	}
 	deps := api.Deps{
-		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
-		DB:       e.DB,
-		Auth:     e.Auth,
-		Accounts: e.Auth,
-		Clock:    e.Clock,
+		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		DB:          e.DB,
+		Auth:        e.Auth,
+		Accounts:    e.Auth,
+		Clock:       e.Clock,
+		Idempotency: idem,
 	}
 	for _, add := range envServices {
 		add(e, &deps)
