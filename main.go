@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -38,6 +39,7 @@ import (
 var version = "dev"
 
 func main() {
+	privateFiles()
 	if len(os.Args) > 1 && os.Args[1] == "version" {
 		fmt.Println("clavis", version)
 		return
@@ -59,7 +61,10 @@ func main() {
 
 // config is every setting, read once from the environment.
 type config struct {
-	Port             int
+	Port int
+	// ListenAddr is host:port for the HTTP listener (CLAVIS_LISTEN_ADDR
+	// names the host; empty listens on all interfaces).
+	ListenAddr       string
 	MongoURI         string
 	DataDir          string
 	EmbeddedAddr     string
@@ -166,6 +171,19 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.MongoURI != "" && !strings.HasPrefix(c.MongoURI, "mongodb://") && !strings.HasPrefix(c.MongoURI, "mongodb+srv://") {
 		bad("MONGODB_URI", "(hidden)", "want a mongodb:// or mongodb+srv:// URI")
 	}
+	host := str("CLAVIS_LISTEN_ADDR", "")
+	if h, err := listenHost(host); err != nil {
+		bad("CLAVIS_LISTEN_ADDR", host, err.Error())
+	} else {
+		c.ListenAddr = net.JoinHostPort(h, strconv.Itoa(c.Port))
+	}
+	for _, p := range c.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				bad("CLAVIS_TRUSTED_PROXIES", p, "want IP addresses or CIDR prefixes separated by commas")
+			}
+		}
+	}
 	if c.FCMEndpoint != "" && c.FCMProjectID == "" {
 		c.FCMProjectID = "clavis-local"
 	}
@@ -173,6 +191,45 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return c, errors.New("bad configuration:\n  " + strings.Join(errs, "\n  "))
 	}
 	return c, nil
+}
+
+// listenHost checks CLAVIS_LISTEN_ADDR: an IP address (IPv6 with or
+// without brackets) or localhost; the port always comes from PORT.
+func listenHost(h string) (string, error) {
+	if h == "" || h == "localhost" {
+		return h, nil
+	}
+	if strings.Count(h, ":") == 1 || strings.Contains(h, "]:") {
+		return "", errors.New("want an address without a port (the port is PORT), such as 127.0.0.1 or ::1")
+	}
+	a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(h, "["), "]"))
+	if err != nil || a.Zone() != "" {
+		return "", errors.New("want an IP address such as 127.0.0.1 or ::1, or localhost (empty: all interfaces)")
+	}
+	return a.String(), nil
+}
+
+// warnOpenDataDir warns, once, when the data directory (the database, the
+// token signing key) or a file in it may be read or written by group or
+// others: files made by this process are 0600 (privateFiles), but the
+// directory may predate it or have been made by hand.
+func warnOpenDataDir(log *slog.Logger, dir string) {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return // not created yet: it will be, 0700
+	}
+	var open []string
+	if entries, err := os.ReadDir(dir); err == nil {
+		for _, e := range entries {
+			if info, err := e.Info(); err == nil && info.Mode().IsRegular() && info.Mode().Perm()&0o066 != 0 {
+				open = append(open, e.Name())
+			}
+		}
+	}
+	if perm := st.Mode().Perm(); perm&0o066 != 0 || len(open) > 0 {
+		log.Warn("the data directory or files in it are readable or writable by group or others; restrict them with chmod -R go-rwx",
+			"dir", dir, "mode", fmt.Sprintf("%04o", perm), "open_files", open)
+	}
 }
 
 func splitList(s string) []string {
@@ -194,6 +251,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	warnOpenDataDir(log, cfg.DataDir)
 	var embeddedLog *slog.Logger
 	if cfg.DebugEmbeddedLog {
 		embeddedLog = log.With("component", "ferretdb")
@@ -276,8 +334,18 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 		return err
 	}
 	people.Register(matcher.PersonalHook())
-	idempotency, err := api.NewIdempotencyStore(ctx, database, clk)
-	if err != nil {
+	var idempotency api.IdempotencyStore
+	if cfg.MongoURI == "" {
+		sdb, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, sqlite.FileName))
+		if err != nil {
+			return err
+		}
+		defer sdb.Close()
+		idempotency, err = api.NewIdempotencySQLite(ctx, sdb)
+		if err != nil {
+			return err
+		}
+	} else if idempotency, err = api.NewIdempotencyMongo(ctx, database); err != nil {
 		return err
 	}
 
@@ -335,7 +403,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 	}()
 	go func() {
 		defer workers.Done()
-		idempotency.RunSweeper(workerCtx, time.Hour, log)
+		api.RunIdempotencySweeper(workerCtx, idempotency, clk, time.Hour, log)
 	}()
 
 	srv, err := api.New(api.Deps{
@@ -350,10 +418,10 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 		return err
 	}
 
-	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", cfg.Port))
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		stopWorkers()
-		return fmt.Errorf("listen on port %d: %w", cfg.Port, err)
+		return fmt.Errorf("listen on %s (PORT, CLAVIS_LISTEN_ADDR): %w", cfg.ListenAddr, err)
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.App.Listener(ln) }()

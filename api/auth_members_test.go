@@ -9,9 +9,13 @@ import (
 	"testing"
 	"time"
 
+<<<<<<< HEAD
 	"github.com/clavis-app/clavis/api"
+=======
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+>>>>>>> store-api
 	"github.com/clavis-app/clavis/auth"
-	"github.com/clavis-app/clavis/internal/db"
 	"github.com/clavis-app/clavis/internal/personal"
 )
 
@@ -328,15 +332,7 @@ func TestEraseRunsAgainAfterAHookFails(t *testing.T) {
 // An admin's creating POSTs honour Idempotency-Key: a retried request
 // returns the first answer and creates nothing new.
 func TestAdminCreatesAreIdempotent(t *testing.T) {
-	e := newTestEnv(t, func(d *api.Deps) {
-		if d.Idempotency == nil {
-			st, err := api.NewIdempotencyStore(context.Background(), d.DB.(*db.DB), d.Clock)
-			if err != nil {
-				t.Fatal(err)
-			}
-			d.Idempotency = st
-		}
-	})
+	e := newTestEnv(t)
 	_, admin := e.User(auth.RoleAdmin, "", auth.StatusActive)
 	body := map[string]string{"name": "Röda Korset Halmstad", "time_zone": "Europe/Stockholm"}
 	st1, b1 := e.Call("POST", "/v1/organisations", admin, body, "Idempotency-Key", "org-1")

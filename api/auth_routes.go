@@ -154,7 +154,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 	if err := s.bind(c, &b); err != nil {
 		return err
 	}
-	t, err := a.Login(c.UserContext(), b.Email, b.Password, c.IP())
+	t, err := a.Login(c.UserContext(), b.Email, b.Password, ClientIP(c))
 	if err != nil {
 		return err
 	}

@@ -10,22 +10,16 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/clavis-app/clavis/internal/clock"
-	"github.com/clavis-app/clavis/internal/db"
 	"github.com/clavis-app/clavis/internal/fault"
+	"github.com/clavis-app/clavis/internal/ids"
 )
 
 // Idempotency-Key handling (api.md: "the same key from the same user within
 // 24 h returns the first answer (same status and body) and creates nothing
-// new"). Keys live in the api-owned collection idempotency_keys. The
-// unique _id insert decides which request owns a key, so two servers on one
-// database agree; FerretDB has no TTL index, so a sweep deletes expired keys.
-
-// CollIdempotency is the collection of idempotency keys.
-const CollIdempotency = "idempotency_keys"
+// new"). The store's claim is the arbiter of which request owns a key, so
+// that two servers on one database agree.
 
 const (
 	// IdempotencyTTL is how long a key's answer is kept.
@@ -36,35 +30,46 @@ const (
 	maxIdempotencyKey    = 255
 )
 
-// IdempotencyStore keeps first answers by (user, key).
-type IdempotencyStore struct {
-	d     *db.DB
-	coll  *mongo.Collection
-	clock clock.Clock
+// IdempotencyStore keeps first answers by (user, key). Engines:
+// NewIdempotencySQLite and NewIdempotencyMongo.
+type IdempotencyStore interface {
+	// Claim makes the request described by rec the owner of rec.ID. If
+	// another request owns it, Claim returns that request's record (its
+	// answer, once Done, is the replay) and false. A record that expired
+	// (ExpiresAt <= rec.CreatedAt) or that was claimed before
+	// abandonedBefore and never answered is taken over.
+	Claim(ctx context.Context, rec IdempotencyRecord, abandonedBefore time.Time) (IdempotencyRecord, bool, error)
+	// Record stores the answer of the claim (id, claim); ErrIdempotencyLost
+	// if that claim was taken over or released meanwhile.
+	Record(ctx context.Context, id, claim string, a IdempotencyAnswer) error
+	// Release forgets the claim (id, claim), so that a retry runs again.
+	Release(ctx context.Context, id, claim string) error
+	// Sweep deletes the records that expired at or before now.
+	Sweep(ctx context.Context, now time.Time) (int64, error)
 }
 
-type idemRecord struct {
-	ID          string    `bson:"_id"`
-	UserID      string    `bson:"user_id"`
-	Fingerprint string    `bson:"fingerprint"`
-	Done        bool      `bson:"done"`
-	Status      int       `bson:"status,omitempty"`
-	ContentType string    `bson:"content_type,omitempty"`
-	Body        []byte    `bson:"body,omitempty"`
-	CreatedAt   time.Time `bson:"created_at"`
-	ExpiresAt   time.Time `bson:"expires_at"`
+// ErrIdempotencyLost: the claim is no longer this request's.
+var ErrIdempotencyLost = errors.New("idempotency key claim was taken over")
+
+// IdempotencyRecord is one key's state.
+type IdempotencyRecord struct {
+	// ID is recordID(user, key).
+	ID     string
+	UserID string
+	// Claim tells this claim from a later takeover of the same key.
+	Claim       string
+	Fingerprint string
+	Done        bool
+	Answer      IdempotencyAnswer
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
 }
 
-// NewIdempotencyStore opens the collection and its index.
-func NewIdempotencyStore(ctx context.Context, d *db.DB, clk clock.Clock) (*IdempotencyStore, error) {
-	if clk == nil {
-		clk = clock.Real{}
-	}
-	st := &IdempotencyStore{d: d, coll: d.Collection(CollIdempotency), clock: clk}
-	if err := db.EnsureIndexes(ctx, st.coll, mongo.IndexModel{Keys: bson.D{{Key: "expires_at", Value: 1}}}); err != nil {
-		return nil, err
-	}
-	return st, nil
+// IdempotencyAnswer is the first answer, replayed for repeats.
+type IdempotencyAnswer struct {
+	Status      int
+	ContentType string
+	Body        []byte
 }
 
 // recordID hashes user and key, so that the stored id has a bounded length
@@ -74,71 +79,15 @@ func recordID(userID, key string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// claim makes this request the owner of (user, key), or returns the record
-// of the request that owns it.
-func (st *IdempotencyStore) claim(ctx context.Context, userID, key, fingerprint string) (*idemRecord, bool, error) {
-	id := recordID(userID, key)
-	for attempt := 0; attempt < 3; attempt++ {
-		now := st.clock.Now().UTC()
-		rec := idemRecord{ID: id, UserID: userID, Fingerprint: fingerprint, CreatedAt: now, ExpiresAt: now.Add(IdempotencyTTL)}
-		_, err := st.coll.InsertOne(ctx, rec)
-		if err == nil {
-			return &rec, true, nil
-		}
-		if !db.IsDuplicateKey(err) {
-			return nil, false, err
-		}
-		var existing idemRecord
-		stale := false
-		err = st.d.Gate().Do(st.coll, func() error {
-			if err := st.coll.FindOne(ctx, bson.M{"_id": id}).Decode(&existing); err != nil {
-				return err
-			}
-			stale = !now.Before(existing.ExpiresAt) || (!existing.Done && now.Sub(existing.CreatedAt) > idempotencyAbandoned)
-			if stale {
-				_, err := st.coll.DeleteOne(ctx, bson.M{"_id": id})
-				return err
-			}
-			return nil
-		})
-		if db.IsNotFound(err) || (err == nil && stale) {
-			continue // gone or expired: claim it afresh
-		}
-		if err != nil {
-			return nil, false, err
-		}
-		return &existing, false, nil
+// RunIdempotencySweeper sweeps expired keys every interval until ctx ends.
+func RunIdempotencySweeper(ctx context.Context, st IdempotencyStore, clk clock.Clock, every time.Duration, log *slog.Logger) {
+	if clk == nil {
+		clk = clock.Real{}
 	}
-	return nil, false, errors.New("idempotency key kept changing")
-}
-
-func (st *IdempotencyStore) complete(ctx context.Context, id string, status int, contentType string, body []byte) error {
-	_, err := st.d.Gate().UpdateOne(ctx, st.coll, bson.M{"_id": id}, bson.M{"$set": bson.M{
-		"done": true, "status": status, "content_type": contentType, "body": body,
-	}})
-	return err
-}
-
-func (st *IdempotencyStore) release(ctx context.Context, id string) error {
-	_, err := st.d.Gate().DeleteOne(ctx, st.coll, bson.M{"_id": id})
-	return err
-}
-
-// Sweep deletes expired keys and returns how many.
-func (st *IdempotencyStore) Sweep(ctx context.Context) (int64, error) {
-	res, err := st.d.Gate().DeleteMany(ctx, st.coll, bson.M{"expires_at": bson.M{"$lte": st.clock.Now().UTC()}})
-	if err != nil {
-		return 0, err
-	}
-	return res.DeletedCount, nil
-}
-
-// RunSweeper calls Sweep every interval until ctx ends.
-func (st *IdempotencyStore) RunSweeper(ctx context.Context, every time.Duration, log *slog.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		if n, err := st.Sweep(ctx); err != nil && ctx.Err() == nil {
+		if n, err := st.Sweep(ctx, clk.Now().UTC()); err != nil && ctx.Err() == nil {
 			log.Warn("idempotency key sweep failed", "error", err.Error())
 		} else if n > 0 {
 			log.Info("expired idempotency keys deleted", "count", n)
@@ -172,7 +121,10 @@ func (s *Server) idempotent(h fiber.Handler) fiber.Handler {
 		sum.Write(bytes.TrimSpace(c.Body()))
 		fingerprint := hex.EncodeToString(sum.Sum(nil))
 		ctx := c.UserContext()
-		rec, owned, err := st.claim(ctx, who.UserID, key, fingerprint)
+		now := s.deps.Clock.Now().UTC().Truncate(time.Millisecond)
+		mine := IdempotencyRecord{ID: recordID(who.UserID, key), UserID: who.UserID, Claim: ids.New(),
+			Fingerprint: fingerprint, CreatedAt: now, ExpiresAt: now.Add(IdempotencyTTL)}
+		rec, owned, err := st.Claim(ctx, mine, now.Add(-idempotencyAbandoned))
 		if err != nil {
 			return fault.Wrap(err, "claim idempotency key")
 		}
@@ -183,9 +135,9 @@ func (s *Server) idempotent(h fiber.Handler) fiber.Handler {
 			case !rec.Done:
 				return fault.New(fault.Conflict, "a request with this Idempotency-Key is still being processed")
 			}
-			c.Set(fiber.HeaderContentType, rec.ContentType)
+			c.Set(fiber.HeaderContentType, rec.Answer.ContentType)
 			c.Set("Idempotent-Replayed", "true")
-			return c.Status(rec.Status).Send(rec.Body)
+			return c.Status(rec.Answer.Status).Send(rec.Answer.Body)
 		}
 		if err := h(c); err != nil {
 			// Render the problem now, so that it is the stored answer too.
@@ -196,13 +148,13 @@ func (s *Server) idempotent(h fiber.Handler) fiber.Handler {
 		status := c.Response().StatusCode()
 		bg := context.WithoutCancel(ctx)
 		if status >= 500 {
-			if err := st.release(bg, rec.ID); err != nil {
+			if err := st.Release(bg, mine.ID, mine.Claim); err != nil {
 				s.log.Warn("release idempotency key failed", "request_id", requestID(c), "error", err.Error())
 			}
 			return nil
 		}
-		body := bytes.Clone(c.Response().Body())
-		if err := st.complete(bg, rec.ID, status, string(c.Response().Header.ContentType()), body); err != nil {
+		answer := IdempotencyAnswer{Status: status, ContentType: string(c.Response().Header.ContentType()), Body: bytes.Clone(c.Response().Body())}
+		if err := st.Record(bg, mine.ID, mine.Claim, answer); err != nil {
 			s.log.Warn("store idempotent answer failed", "request_id", requestID(c), "error", err.Error())
 		}
 		return nil

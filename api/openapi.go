@@ -37,7 +37,7 @@ type Route struct {
 	// Query lists query parameters: name -> description.
 	Query map[string]string
 	// Problems are the error statuses it can answer besides the defaults
-	// (401 and 403 for authenticated routes, 422/400/413 for routes with a body).
+	// (401 and 403 for authenticated routes, 400/413/415/422 for routes with a body).
 	Problems []int
 	// Idempotent marks creating POSTs that accept Idempotency-Key.
 	Idempotent bool
@@ -137,7 +137,7 @@ func (s *Server) addToDoc(r Route) error {
 			return fmt.Errorf("request schema for %s %s: %w", r.Method, r.Path, err)
 		}
 		op.RequestBody = &openapi3.RequestBodyRef{Value: openapi3.NewRequestBody().WithRequired(true).WithJSONSchemaRef(sch)}
-		problems[400], problems[413], problems[422] = true, true, true
+		problems[400], problems[413], problems[415], problems[422] = true, true, true, true
 	}
 	if len(r.Roles) > 0 {
 		op.Security = &openapi3.SecurityRequirements{openapi3.NewSecurityRequirement().Authenticate("bearer")}
@@ -181,7 +181,7 @@ func (s *Server) finishDoc() error {
 	}
 	s.doc.Components.Schemas["Problem"] = sch
 	s.doc.Components.Responses = openapi3.ResponseBodies{}
-	for _, st := range []int{400, 401, 403, 404, 405, 409, 413, 422, 429, 500, 503} {
+	for _, st := range []int{400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 500, 503} {
 		content := openapi3.NewContentWithSchemaRef(&openapi3.SchemaRef{Ref: "#/components/schemas/Problem"}, []string{"application/problem+json"})
 		s.doc.Components.Responses["problem"+strconv.Itoa(st)] = &openapi3.ResponseRef{
 			Value: openapi3.NewResponse().WithDescription(utils.StatusMessage(st) + " (RFC 9457 problem)").WithContent(content),

@@ -187,7 +187,7 @@ func operationDrift(doc *openapi3.T, routes []api.Route) []string {
 	if bearer == nil || bearer.Value == nil || bearer.Value.Type != "http" || bearer.Value.Scheme != "bearer" {
 		bad("components.securitySchemes.bearer must be an http bearer scheme, got %+v", bearer)
 	}
-	for _, st := range []int{400, 401, 403, 413, 422, 500} {
+	for _, st := range []int{400, 401, 403, 413, 415, 422, 500} {
 		var ref *openapi3.ResponseRef
 		if doc.Components != nil {
 			ref = doc.Components.Responses["problem"+strconv.Itoa(st)]
@@ -257,13 +257,13 @@ func operationDrift(doc *openapi3.T, routes []api.Route) []string {
 			bad("%s: public route must have empty security, got %v", name, *op.Security)
 		}
 
-		// Problems: 500 always; 401/403 when authenticated; 400/413/422 with a body.
+		// Problems: 500 always; 401/403 when authenticated; 400/413/415/422 with a body.
 		problems := []int{500}
 		if len(r.Roles) > 0 {
 			problems = append(problems, 401, 403)
 		}
 		if r.Request != nil {
-			problems = append(problems, 400, 413, 422)
+			problems = append(problems, 400, 413, 415, 422)
 		}
 		problems = append(problems, r.Problems...)
 		for _, st := range problems {
@@ -331,7 +331,7 @@ func TestOpenAPIParityProblemsAreReal(t *testing.T) {
 	allRoles := []auth.Role{auth.RoleParticipant, auth.RoleVolunteer, auth.RoleCoordinator, auth.RoleAdmin}
 	const someID = "0123456789abcdef01234567"
 
-	check := func(r api.Route, what, token string, body any, want int) {
+	check := func(r api.Route, what, token string, body any, want int, headers ...string) {
 		t.Helper()
 		path := r.Path
 		for _, seg := range strings.Split(r.Path, "/") {
@@ -339,7 +339,7 @@ func TestOpenAPIParityProblemsAreReal(t *testing.T) {
 				path = strings.Replace(path, seg, someID, 1)
 			}
 		}
-		resp, b := e.Do(r.Method, path, token, body)
+		resp, b := e.Do(r.Method, path, token, body, headers...)
 		name := fmt.Sprintf("%s %s (%s)", r.Method, r.Path, what)
 		if resp.StatusCode != want {
 			t.Errorf("%s: status %d, want %d: %s", name, resp.StatusCode, want, b)
@@ -369,6 +369,7 @@ func TestOpenAPIParityProblemsAreReal(t *testing.T) {
 				token = tokens[r.Roles[0]]
 			}
 			check(r, "malformed JSON", token, []byte(`{"unterminated": `), http.StatusBadRequest)
+			check(r, "a form, not JSON", token, []byte(`a=1`), http.StatusUnsupportedMediaType, "Content-Type", "application/x-www-form-urlencoded")
 		}
 		checked++
 	}

@@ -29,13 +29,9 @@ func init() {
 		if err != nil {
 			panic(fmt.Sprintf("matching service: %v", err))
 		}
-		idem, err := api.NewIdempotencyStore(ctx, e.DB, e.Clock)
-		if err != nil {
-			panic(fmt.Sprintf("idempotency store: %v", err))
-		}
 		e.Personal.Register(svc.PersonalHook())
 		e.Auth.OnStatusChange(svc.VolunteerStatusHook)
-		d.Matching, d.Idempotency = svc, idem
+		d.Matching = svc
 		envMatching.Store(e, svc)
 	})
 }

@@ -241,11 +241,11 @@ func TestIdempotentCreate(t *testing.T) {
 
 	// After 24 hours the sweep forgets the key, and it creates again.
 	e.Clock.Advance(24*time.Hour + time.Minute)
-	st, err := api.NewIdempotencyStore(context.Background(), e.DB, e.Clock)
+	st, err := api.NewIdempotencySQLite(context.Background(), e.SQL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := st.Sweep(context.Background())
+	n, err := st.Sweep(context.Background(), e.Clock.Now())
 	if err != nil || n != 4 {
 		t.Fatalf("sweep deleted %d keys, want 4: %v", n, err)
 	}

@@ -61,6 +61,14 @@ var statusSlugs = map[int]kindInfo{
 // errorHandler turns every error a handler or Fiber returns into a problem.
 func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	p := Problem{Instance: c.Path()}
+	// Without the access log's mark, fasthttp refused the request before
+	// routing (413, 431, 408): no middleware ran, and the raw path may hold
+	// ids, so the route is "unmatched" and this handler logs and counts it.
+	logged, _ := c.Locals(accessLogged).(bool)
+	route := "unmatched"
+	if logged {
+		route = routeTemplate(c)
+	}
 	var fe *fiber.Error
 	if f, ok := fault.As(err); ok {
 		info, known := kinds[f.Kind]
@@ -95,11 +103,15 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	}
 	if p.Status >= 500 {
 		s.log.Error("request failed", "request_id", requestID(c), "method", c.Method(),
-			"route", routeTemplate(c), "error", err.Error())
+			"route", route, "error", err.Error())
 	}
 	body, _ := json.Marshal(p)
 	c.Set(fiber.HeaderContentType, "application/problem+json")
-	return c.Status(p.Status).Send(body)
+	err = c.Status(p.Status).Send(body)
+	if !logged {
+		s.logRequest(c, route, 0)
+	}
+	return err
 }
 
 // panicHandler logs a recovered panic; the recover middleware then answers 500.

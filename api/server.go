@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -67,7 +68,7 @@ type Deps struct {
 	Matching *matching.Service
 	// Idempotency keeps the first answers of creating POSTs sent with an
 	// Idempotency-Key; nil ignores the header.
-	Idempotency *IdempotencyStore
+	Idempotency IdempotencyStore
 	// Matcher serves candidates, offers and participants' volunteer
 	// preferences; main.go builds it on Matching.
 	Matcher *matching.Matcher
@@ -83,6 +84,7 @@ type Server struct {
 	docJSON  []byte
 	routes   []Route
 	metrics  *httpMetrics
+	proxies  []netip.Prefix
 }
 
 // New builds the app with every route. It fails only on a programming error
@@ -101,6 +103,11 @@ func New(deps Deps) (*Server, error) {
 		deps.Version = "dev"
 	}
 	s := &Server{deps: deps, log: deps.Logger, validate: newValidator(), doc: newDoc(deps.Version)}
+	proxies, err := parseProxies(deps.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	s.proxies = proxies
 	s.metrics = newHTTPMetrics(deps.Registry)
 	s.App = fiber.New(fiber.Config{
 		AppName:      "clavis",
@@ -117,17 +124,15 @@ func New(deps Deps) (*Server, error) {
 		// Wrong method on a known path answers 405, not 404.
 		EnableIPValidation: true,
 		ReadBufferSize:     8192,
-		ProxyHeader: func() string {
-			if len(deps.TrustedProxies) > 0 {
-				return fiber.HeaderXForwardedFor
-			}
-			return ""
-		}(),
+		// No ProxyHeader: Fiber would take the leftmost X-Forwarded-For
+		// entry, which the client writes; ClientIP reads it from the right.
 		EnableTrustedProxyCheck: len(deps.TrustedProxies) > 0,
 		TrustedProxies:          deps.TrustedProxies,
 	})
 	s.App.Use(requestid.New(requestid.Config{Header: fiber.HeaderXRequestID}))
 	s.App.Use(s.accessLog)
+	s.App.Use(s.clientAddress)
+	s.App.Use(refuseEncodedBodies)
 	s.App.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: s.panicHandler}))
 	if deps.CORSOrigins != "" {
 		s.App.Use(cors.New(cors.Config{AllowOrigins: deps.CORSOrigins, AllowHeaders: "Authorization, Content-Type, Idempotency-Key", ExposeHeaders: "X-Request-Id, Retry-After"}))
@@ -195,12 +200,11 @@ func (s *Server) authenticate(r Route) fiber.Handler {
 		if s.deps.Auth == nil {
 			return fault.New(fault.Unauthenticated, "authentication is not configured")
 		}
-		h := c.Get(fiber.HeaderAuthorization)
-		token, ok := strings.CutPrefix(h, "Bearer ")
-		if !ok || strings.TrimSpace(token) == "" {
+		token, ok := bearerToken(c.Get(fiber.HeaderAuthorization))
+		if !ok {
 			return fault.New(fault.Unauthenticated, "send a bearer access token")
 		}
-		id, err := s.deps.Auth.Authenticate(c.UserContext(), strings.TrimSpace(token))
+		id, err := s.deps.Auth.Authenticate(c.UserContext(), token)
 		if err != nil {
 			if fault.KindOf(err) == fault.Internal {
 				return err
@@ -218,6 +222,17 @@ func (s *Server) authenticate(r Route) fiber.Handler {
 	}
 }
 
+// bearerToken reads "Bearer <token>"; the scheme is case-insensitive
+// (RFC 9110, section 11.1).
+func bearerToken(h string) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(h), " ")
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return "", false
+	}
+	return token, true
+}
+
 // Caller returns the verified caller of an authenticated route.
 func Caller(c *fiber.Ctx) auth.Identity {
 	id, _ := c.Locals(identityKey).(auth.Identity)
@@ -225,10 +240,16 @@ func Caller(c *fiber.Ctx) auth.Identity {
 }
 
 func (s *Server) notFound(c *fiber.Ctx) error {
+	var allow []string
 	for _, r := range s.routes {
-		if r.Method != c.Method() && pathMatches(r.Path, c.Path()) {
-			return fiber.NewError(fiber.StatusMethodNotAllowed, c.Method()+" is not allowed on "+c.Path())
+		if pathMatches(r.Path, c.Path()) && !slices.Contains(allow, r.Method) {
+			allow = append(allow, r.Method)
 		}
+	}
+	if len(allow) > 0 {
+		slices.Sort(allow)
+		c.Set(fiber.HeaderAllow, strings.Join(allow, ", "))
+		return fiber.NewError(fiber.StatusMethodNotAllowed, c.Method()+" is not allowed on "+c.Path())
 	}
 	return fault.NotFoundf("no such resource: %s", c.Path())
 }
@@ -263,8 +284,14 @@ func routeTemplate(c *fiber.Ctx) string {
 	return r.Path
 }
 
+// accessLogged marks a request that went through accessLog, so that the
+// error handler can tell the errors fasthttp raises before any middleware
+// runs (413, 431, 408) and log and count those itself.
+const accessLogged = "clavis.logged"
+
 func (s *Server) accessLog(c *fiber.Ctx) error {
 	start := time.Now()
+	c.Locals(accessLogged, true)
 	err := c.Next()
 	if err != nil {
 		// Let the error handler write the response now so the status is known.
@@ -272,13 +299,27 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 			_ = c.SendStatus(fiber.StatusInternalServerError)
 		}
 	}
+	s.logRequest(c, routeTemplate(c), time.Since(start))
+	return nil
+}
+
+func (s *Server) logRequest(c *fiber.Ctx, route string, d time.Duration) {
 	status := c.Response().StatusCode()
-	route := routeTemplate(c)
-	d := time.Since(start)
 	s.metrics.observe(c.Method(), route, status, d)
 	s.log.Info("request", "method", c.Method(), "route", route, "status", status,
 		"duration_ms", float64(d.Microseconds())/1000, "request_id", requestID(c))
-	return nil
+}
+
+// refuseEncodedBodies answers 415 to a request body sent with a
+// Content-Encoding: Fiber would inflate it (layer after layer) with no
+// bound, so a kilobyte could cost gigabytes; no client of this API
+// compresses its small JSON bodies.
+func refuseEncodedBodies(c *fiber.Ctx) error {
+	enc := strings.TrimSpace(string(c.Request().Header.Peek(fiber.HeaderContentEncoding)))
+	if enc != "" && !strings.EqualFold(enc, "identity") {
+		return fiber.NewError(fiber.StatusUnsupportedMediaType, "compressed request bodies are not accepted (Content-Encoding: "+enc+")")
+	}
+	return c.Next()
 }
 
 func orDefault(d, def time.Duration) time.Duration {

@@ -115,12 +115,17 @@ func buildTestEnv(tb testing.TB, t *testing.T, opts ...func(*api.Deps)) *testEnv
 	if err != nil {
 		tb.Fatal(err)
 	}
+	idem, err := api.NewIdempotencySQLite(ctx, e.SQL)
+	if err != nil {
+		tb.Fatal(err)
+	}
 	deps := api.Deps{
-		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
-		DB:       e.DB,
-		Auth:     e.Auth,
-		Accounts: e.Auth,
-		Clock:    e.Clock,
+		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		DB:          e.DB,
+		Auth:        e.Auth,
+		Accounts:    e.Auth,
+		Clock:       e.Clock,
+		Idempotency: idem,
 	}
 	for _, add := range envServices {
 		add(e, &deps)
