@@ -57,9 +57,16 @@ func Open(ctx context.Context, path string) (*Reader, error) {
 	if _, err := os.Stat(abs); err != nil {
 		return nil, err
 	}
-	// mode=ro: no write reaches the old file, even by accident. The file is
-	// in WAL mode, so SQLite may still create its -shm next to it.
-	dsn := (&url.URL{Scheme: "file", Path: abs, RawQuery: "mode=ro&_pragma=busy_timeout(10000)"}).String()
+	// FerretDB runs the file in WAL mode. After a clean stop there is no
+	// -wal and the file alone holds everything: immutable=1 reads it without
+	// creating -wal/-shm files beside it. With a -wal (an old server still
+	// running, or killed) the WAL holds committed data, so read through it
+	// (mode=ro: still no write to the database itself).
+	query := "immutable=1"
+	if _, err := os.Stat(abs + "-wal"); err == nil {
+		query = "mode=ro&_pragma=busy_timeout(10000)"
+	}
+	dsn := (&url.URL{Scheme: "file", Path: abs, RawQuery: query}).String()
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, err

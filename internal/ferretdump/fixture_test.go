@@ -108,6 +108,13 @@ func TestFixtureDecodes(t *testing.T) {
 	if docs, err := r.Documents(ctx, "no_such_collection"); err != nil || docs != nil {
 		t.Errorf("missing collection: %v, %v", docs, err)
 	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Reading leaves the data directory as it was: no -wal or -shm beside the old file.
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("data dir holds %d files after reading, want 1", len(entries))
+	}
 }
 
 func TestOpenRejectsOtherFiles(t *testing.T) {

@@ -117,6 +117,16 @@ func TestRoundTripThroughFerretDB(t *testing.T) {
 	if err := cur.Err(); err != nil {
 		t.Fatal(err)
 	}
+	// While FerretDB runs, the latest writes live in its -wal: reading
+	// through it sees them.
+	live, err := ferretdump.Open(ctx, filepath.Join(dir, "clavis.sqlite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if docs, err := live.Documents(ctx, "everything"); err != nil || len(docs) != len(wrote) {
+		t.Errorf("reading a running FerretDB's file: %d documents, %v", len(docs), err)
+	}
+	_ = live.Close()
 	if err := d.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
