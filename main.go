@@ -53,6 +53,20 @@ func main() {
 		}
 		return
 	}
+	if len(os.Args) > 1 && os.Args[1] == "import-ferretdb" {
+		if err := runImportFerretDB(ctx, os.Getenv, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "clavis import-ferretdb:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "backup" {
+		if err := runBackup(ctx, os.Getenv, os.Args[2:], os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "clavis backup:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(ctx, os.Getenv, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "clavis:", err)
 		os.Exit(1)

@@ -261,7 +261,7 @@ func TestDockerIgnoreKeepsSources(t *testing.T) {
 		}
 		return ok
 	}
-	for _, out := range []string{".git/HEAD", "data/clavis.sqlite", "deploy/compose.yaml", "deploy/k8s/base/deployment.yaml"} {
+	for _, out := range []string{".git/HEAD", "data/clavis.db", "data/clavis.sqlite", "deploy/compose.yaml", "deploy/k8s/base/deployment.yaml"} {
 		if !ignored(out) {
 			t.Errorf(".dockerignore sends %s to the build", out)
 		}
