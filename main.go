@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -27,6 +28,7 @@ import (
 	"github.com/clavis-app/clavis/internal/clock"
 	"github.com/clavis-app/clavis/internal/db"
 	"github.com/clavis-app/clavis/internal/personal"
+	"github.com/clavis-app/clavis/internal/sqlite"
 	"github.com/clavis-app/clavis/matching"
 	"github.com/clavis-app/clavis/notify"
 	"github.com/clavis-app/clavis/seed"
@@ -273,8 +275,24 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 	if err != nil {
 		return err
 	}
+	// notify's store: SQLite in the data directory, unless MONGODB_URI names
+	// a shared MongoDB (then the Mongo engine, as before).
+	var pushStore notify.Store
+	if cfg.MongoURI == "" {
+		sdb, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, sqlite.FileName))
+		if err != nil {
+			return err
+		}
+		defer sdb.Close()
+		pushStore, err = notify.NewSQLiteStore(ctx, sdb)
+		if err != nil {
+			return err
+		}
+	} else if pushStore, err = notify.NewMongoStore(ctx, database); err != nil {
+		return err
+	}
 	notifier, err := notify.New(ctx, notify.Config{
-		DB: database, Sender: sender, Directory: notify.AccountsDirectory(accounts), Clock: clk, Logger: log,
+		Store: pushStore, Sender: sender, Directory: notify.AccountsDirectory(accounts), Clock: clk, Logger: log,
 		Registerer: reg, ReminderOffsets: cfg.ReminderOffsets, CheckinGrace: cfg.CheckinGrace, Workers: cfg.WorkerCount,
 		Outings: notify.OutingsFunc(func(ctx context.Context, from, to time.Time) ([]notify.OutingRef, error) {
 			confirmed, err := outings.ConfirmedOutingsBetween(ctx, from, to)
