@@ -367,8 +367,24 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 	if err != nil {
 		return err
 	}
+	// notify's store: SQLite in the data directory, unless MONGODB_URI names
+	// a shared MongoDB (then the Mongo engine, as before).
+	var pushStore notify.Store
+	if cfg.MongoURI == "" {
+		sdb, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, sqlite.FileName))
+		if err != nil {
+			return err
+		}
+		defer sdb.Close()
+		pushStore, err = notify.NewSQLiteStore(ctx, sdb)
+		if err != nil {
+			return err
+		}
+	} else if pushStore, err = notify.NewMongoStore(ctx, database); err != nil {
+		return err
+	}
 	notifier, err := notify.New(ctx, notify.Config{
-		DB: database, Sender: sender, Directory: notify.AccountsDirectory(accounts), Clock: clk, Logger: log,
+		Store: pushStore, Sender: sender, Directory: notify.AccountsDirectory(accounts), Clock: clk, Logger: log,
 		Registerer: reg, ReminderOffsets: cfg.ReminderOffsets, CheckinGrace: cfg.CheckinGrace, Workers: cfg.WorkerCount,
 		Outings: notify.OutingsFunc(func(ctx context.Context, from, to time.Time) ([]notify.OutingRef, error) {
 			confirmed, err := outings.ConfirmedOutingsBetween(ctx, from, to)

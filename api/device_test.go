@@ -40,10 +40,11 @@ func fcmToken() string {
 
 func init() {
 	envServices = append(envServices, func(e *testEnv, d *api.Deps) {
-		devs, err := notify.NewDevices(context.Background(), e.DB, e.Clock)
+		st, err := notify.NewMongoStore(context.Background(), e.DB)
 		if err != nil {
 			panic(fmt.Sprintf("device registry: %v", err))
 		}
+		devs := notify.NewDevices(st, e.Clock)
 		e.Personal.Register(devs.PersonalHook())
 		d.Devices = devs
 		envDevices.Store(e, devs)

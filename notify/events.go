@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/clavis-app/clavis/internal/fault"
 	"github.com/clavis-app/clavis/matching"
 )
 
@@ -20,14 +21,13 @@ import (
 // nothing more.
 func (s *Service) Consume(ctx context.Context, e matching.Event) error {
 	if e.ID != "" {
-		seen, err := s.jobs.eventSeen(ctx, e.ID)
+		seen, err := s.st.EventSeen(ctx, e.ID)
 		if err != nil || seen {
-			return err
+			return fault.Wrap(err, "read consumed event")
 		}
 	}
 	now := s.clock.Now()
-	var jobs []job
-	var dropped []string
+	var jobs []Job
 	push := func(pushType string, recipients []string, coordinators bool) {
 		jobs = append(jobs, s.eventJobs(e, pushType, recipients, coordinators, now)...)
 	}
@@ -47,15 +47,13 @@ func (s *Service) Consume(ctx context.Context, e matching.Event) error {
 		// the whole job collection on the embedded store for every approval.
 		jobs = append(jobs, s.outingJobs(e.OutingID, e.OrgID, e.ParticipantID, e.VolunteerID, e.StartsAt, e.EndsAt, now, 0)...)
 	case matching.EventRejected, matching.EventReopened, matching.EventCancelled, matching.EventExpired, matching.EventCompleted:
-		kinds := []string{kindReminder, kindCheckin}
-		var offers []string
+		drop := Drop{Kinds: []string{kindReminder, kindCheckin}}
 		if e.Type != matching.EventRejected && e.Type != matching.EventReopened {
-			offers = []string{matching.EventOffer}
+			drop.EventTypes = []string{matching.EventOffer}
 		}
-		if _, err := s.jobs.dropOuting(ctx, e.OutingID, kinds, offers, nil); err != nil {
-			return err
+		if _, err := s.st.DropOutingJobs(ctx, e.OutingID, drop); err != nil {
+			return fault.Wrap(err, "drop push jobs")
 		}
-		dropped = append(dropped, e.OutingID)
 		switch e.Type {
 		case matching.EventRejected, matching.EventReopened, matching.EventCancelled, matching.EventExpired:
 			push(e.Type, direct, e.ToCoordinators)
@@ -66,49 +64,34 @@ func (s *Service) Consume(ctx context.Context, e matching.Event) error {
 			return err
 		}
 		jobs = append(jobs, moved...)
-		dropped = append(dropped, e.OutingID)
 	case matching.EventCheckedIn:
-		if _, err := s.jobs.dropOuting(ctx, e.OutingID, []string{kindCheckin}, nil, nil); err != nil {
-			return err
+		if _, err := s.st.DropOutingJobs(ctx, e.OutingID, Drop{Kinds: []string{kindCheckin}}); err != nil {
+			return fault.Wrap(err, "drop push jobs")
 		}
-		dropped = append(dropped, e.OutingID)
 	case matching.EventReminder, matching.EventCheckinMissed, matching.EventNoCandidates:
 		push(e.Type, direct, e.ToCoordinators)
 	default:
 		// Future events: nobody is pushed.
 		return nil
 	}
-	if len(dropped) > 0 {
-		s.dropped(dropped...)
-	}
 	// A crash after the inserts and before the event was marked re-delivers
-	// it; pushes it caused that were sent meanwhile must not go again.
-	var fresh []job
-	for _, j := range jobs {
-		if j.Kind == kindEvent {
-			fresh = append(fresh, j)
-		}
-	}
-	fresh, err := s.jobs.withoutFinished(ctx, fresh)
+	// it; the dedup keys keep pushes it caused, sent or not, from being made
+	// again.
+	n, err := s.st.EnqueueJobs(ctx, jobs)
 	if err != nil {
-		return err
-	}
-	jobs = append(slices.DeleteFunc(jobs, func(j job) bool { return j.Kind == kindEvent }), fresh...)
-	n, err := s.jobs.insert(ctx, jobs)
-	if err != nil {
-		return err
+		return fault.Wrap(err, "insert push jobs")
 	}
 	s.countCreated(jobs, n, "event")
 	if n > 0 {
 		s.wake()
 	}
 	if e.ID != "" {
-		return s.jobs.markEvent(ctx, e.ID, now)
+		return fault.Wrap(s.st.RecordEvent(ctx, e.ID, now), "record consumed event")
 	}
 	return nil
 }
 
-func (s *Service) countCreated(jobs []job, n int, source string) {
+func (s *Service) countCreated(jobs []Job, n int, source string) {
 	if n == 0 {
 		return
 	}
@@ -141,12 +124,12 @@ func deadlineOf(pushType string, start, end time.Time) time.Time {
 
 // eventJobs makes one immediate push per recipient, plus one for the
 // organisation's coordinators when asked.
-func (s *Service) eventJobs(e matching.Event, pushType string, recipients []string, coordinators bool, now time.Time) []job {
+func (s *Service) eventJobs(e matching.Event, pushType string, recipients []string, coordinators bool, now time.Time) []Job {
 	deadline := deadlineOf(pushType, e.StartsAt, e.EndsAt)
 	if !now.Before(deadline) {
 		return nil // the outing has begun: the news is moot
 	}
-	var out []job
+	var out []Job
 	seen := map[string]bool{}
 	for _, r := range recipients {
 		if r == "" || seen[r] {
@@ -166,8 +149,8 @@ func (s *Service) eventJobs(e matching.Event, pushType string, recipients []stri
 // outingJobs makes the reminder jobs of a confirmed outing (each offset,
 // participant and volunteer) and its check-in watch. A time already past
 // (or within minLead of now) is skipped: a reminder is not sent late.
-func (s *Service) outingJobs(outingID, orgID, participantID, volunteerID string, start, end, now time.Time, minLead time.Duration) []job {
-	var out []job
+func (s *Service) outingJobs(outingID, orgID, participantID, volunteerID string, start, end, now time.Time, minLead time.Duration) []Job {
+	var out []Job
 	people := slices.DeleteFunc([]string{participantID, volunteerID}, func(id string) bool { return id == "" })
 	people = slices.Compact(people)
 	for _, off := range s.cfg.ReminderOffsets {
@@ -195,22 +178,22 @@ func (s *Service) outingJobs(outingID, orgID, participantID, volunteerID string,
 	return out
 }
 
-func (s *Service) newJob(key, kind, pushType, outingID, orgID, audience, recipient string, start, deadline, runAt, now time.Time) job {
+func (s *Service) newJob(key, kind, pushType, outingID, orgID, audience, recipient string, start, deadline, runAt, now time.Time) Job {
 	ms := func(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
-	return job{
+	return Job{
 		ID: jobID(key), DedupKey: key, Kind: kind, Type: pushType, OutingID: outingID, OrgID: orgID,
 		Audience: audience, Recipient: recipient, StartsAt: ms(start), Deadline: ms(deadline),
-		DueAt: ms(runAt), RunAt: ms(runAt), State: stateScheduled, CreatedAt: ms(now),
+		DueAt: ms(runAt), RunAt: ms(runAt), CreatedAt: ms(now),
 	}
 }
 
 // moveOuting handles a time change: the reminder and check-in jobs for the
 // old start are dropped and made again for the new one (new dedup keys).
 // An outing without such jobs (not confirmed) gets none.
-func (s *Service) moveOuting(ctx context.Context, e matching.Event, now time.Time) ([]job, error) {
-	existing, err := s.jobs.outingJobs(ctx, e.OutingID)
+func (s *Service) moveOuting(ctx context.Context, e matching.Event, now time.Time) ([]Job, error) {
+	existing, err := s.st.OutingJobs(ctx, e.OutingID)
 	if err != nil {
-		return nil, err
+		return nil, fault.Wrap(err, "find outing push jobs")
 	}
 	start := e.StartsAt.UTC().Truncate(time.Millisecond)
 	participant, volunteer := e.ParticipantID, e.VolunteerID
@@ -227,8 +210,8 @@ func (s *Service) moveOuting(ctx context.Context, e matching.Event, now time.Tim
 	if !stale {
 		return nil, nil
 	}
-	if _, err := s.jobs.dropOuting(ctx, e.OutingID, []string{kindReminder, kindCheckin}, nil, &start); err != nil {
-		return nil, err
+	if _, err := s.st.DropOutingJobs(ctx, e.OutingID, Drop{Kinds: []string{kindReminder, kindCheckin}, KeepStart: &start}); err != nil {
+		return nil, fault.Wrap(err, "drop push jobs")
 	}
 	return s.outingJobs(e.OutingID, e.OrgID, participant, volunteer, e.StartsAt, e.EndsAt, now, 0), nil
 }
@@ -254,17 +237,17 @@ func (s *Service) Reconcile(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("confirmed outings: %w", err)
 	}
-	var jobs []job
+	var jobs []Job
 	for _, o := range outings {
 		jobs = append(jobs, s.outingJobs(o.ID, o.OrgID, o.ParticipantID, o.VolunteerID, o.StartsAt, o.EndsAt, now, reconcileLead)...)
 	}
 	created := 0
 	for start := 0; start < len(jobs); start += 1000 {
 		chunk := jobs[start:min(start+1000, len(jobs))]
-		n, err := s.jobs.insert(ctx, chunk)
+		n, err := s.st.EnqueueJobs(ctx, chunk)
 		created += n
 		if err != nil {
-			return created, err
+			return created, fault.Wrap(err, "insert push jobs")
 		}
 		s.countCreated(chunk, n, "reconciler")
 	}

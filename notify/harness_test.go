@@ -10,19 +10,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
-	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
-
 	"github.com/clavis-app/clavis/internal/clock"
-	"github.com/clavis-app/clavis/internal/db"
 	"github.com/clavis-app/clavis/internal/db/dbtest"
 	"github.com/clavis-app/clavis/internal/fault"
 	"github.com/clavis-app/clavis/internal/logtest"
+	"github.com/clavis-app/clavis/internal/sqlite"
+	"github.com/clavis-app/clavis/internal/sqlite/sqlitetest"
 	"github.com/clavis-app/clavis/matching"
 	"github.com/clavis-app/clavis/notify/fcmfake"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
@@ -96,11 +93,12 @@ func (o *testOutings) ConfirmedOutingsBetween(_ context.Context, from, to time.T
 	return out, nil
 }
 
-// harness is one database, one fake FCM and a fake clock shared by one or
-// more services ("servers").
+// harness is one database file, one fake FCM and a fake clock shared by
+// one or more services ("servers").
 type harness struct {
 	t     *testing.T
-	db    *db.DB
+	db    *sqlite.DB
+	st    Store
 	fcm   *fcmfake.Server
 	clock *clock.Fake
 	dir   *testDirectory
@@ -114,10 +112,10 @@ type harness struct {
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	h := &harness{
-		t: t, db: dbtest.New(t), fcm: fcmfake.New(), clock: clock.NewFake(t0), dir: newTestDirectory(), logs: &logtest.Buffer{},
-		tune: Tuning{IdlePoll: 10 * time.Millisecond, Lookahead: time.Second, FetchGap: time.Millisecond,
-			FinishEvery: 20 * time.Millisecond, Lease: time.Minute, SendTimeout: 10 * time.Second},
+		t: t, db: sqlitetest.New(t), fcm: fcmfake.New(), clock: clock.NewFake(t0), dir: newTestDirectory(), logs: &logtest.Buffer{},
+		tune: Tuning{IdlePoll: 10 * time.Millisecond, Lease: time.Minute, SendTimeout: 10 * time.Second},
 	}
+	h.st = h.store(h.db)
 	t.Cleanup(h.fcm.Close)
 	h.dumpLogsOnFailure()
 	h.dir.setCoordinators("org1", "coord1")
@@ -133,11 +131,21 @@ type server struct {
 	done   chan struct{}
 }
 
-// newServer makes a Service on handle d (nil: the harness's own handle).
-func (h *harness) newServer(d *db.DB, owner string) *server {
+func (h *harness) store(d *sqlite.DB) Store {
 	h.t.Helper()
-	if d == nil {
-		d = h.db
+	st, err := NewSQLiteStore(context.Background(), d)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return st
+}
+
+// newServer makes a Service on handle d (nil: the harness's own handle).
+func (h *harness) newServer(d *sqlite.DB, owner string) *server {
+	h.t.Helper()
+	st := h.st
+	if d != nil {
+		st = h.store(d)
 	}
 	sender, err := NewFCMSender(context.Background(), FCMConfig{Endpoint: h.fcm.URL, ProjectID: "clavis-test"})
 	if err != nil {
@@ -147,7 +155,7 @@ func (h *harness) newServer(d *db.DB, owner string) *server {
 	tune := h.tune
 	tune.Owner = owner
 	cfg := Config{
-		DB: d, Sender: sender, Directory: h.dir, Clock: h.clock, Registerer: reg, Workers: 4, Tuning: tune,
+		Store: st, Sender: sender, Directory: h.dir, Clock: h.clock, Registerer: reg, Workers: 4, Tuning: tune,
 		Logger: slog.New(slog.NewTextHandler(io.MultiWriter(h.logs), &slog.HandlerOptions{Level: h.logLevel})),
 	}
 	if h.cfg != nil {
@@ -180,17 +188,15 @@ func (s *server) stop() {
 	s.cancel = nil
 }
 
-// secondHandle opens another client to the same database, with its own
-// write gate: as a second server process would.
-func (h *harness) secondHandle() *db.DB {
+// secondHandle opens the same database file again, with its own
+// connection pool: as a second server process would.
+func (h *harness) secondHandle() *sqlite.DB {
 	h.t.Helper()
-	client, err := mongo.Connect(options.Client().ApplyURI(h.db.URI))
+	d, err := sqlite.Open(context.Background(), h.db.Path)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	h.t.Cleanup(func() { _ = client.Disconnect(context.Background()) })
-	d := &db.DB{Database: client.Database(h.db.Name()), Client: client, Embedded: h.db.Embedded, URI: h.db.URI}
-	d.SetGate(db.NewGate(h.db.Embedded))
+	h.t.Cleanup(func() { _ = d.Close() })
 	return d
 }
 
@@ -199,7 +205,7 @@ func (h *harness) person(id string, quiet bool) string {
 	h.t.Helper()
 	h.dir.add(id, Recipient{Language: "sv", TimeZone: "Europe/Stockholm", QuietHours: quiet})
 	tok := "tok-" + id
-	if _, _, err := newDevices(h.db, h.clock).Register(context.Background(), id, tok, "android"); err != nil {
+	if _, _, err := NewDevices(h.st, h.clock).Register(context.Background(), id, tok, "android"); err != nil {
 		h.t.Fatal(err)
 	}
 	return tok
@@ -208,13 +214,11 @@ func (h *harness) person(id string, quiet bool) string {
 // people registers many users with one device each ("tok-<id>") at once.
 func (h *harness) people(quiet bool, ids ...string) {
 	h.t.Helper()
-	docs := make([]any, 0, len(ids))
 	for _, id := range ids {
 		h.dir.add(id, Recipient{Language: "sv", TimeZone: "Europe/Stockholm", QuietHours: quiet})
-		docs = append(docs, Device{Token: "tok-" + id, UserID: id, Platform: "android", RegisteredAt: t0, UpdatedAt: t0})
-	}
-	if _, err := h.db.Collection("devices").InsertMany(context.Background(), docs); err != nil {
-		h.t.Fatal(err)
+		if _, _, err := h.st.RegisterDevice(context.Background(), id, "tok-"+id, "android", t0, MaxDevicesPerUser); err != nil {
+			h.t.Fatal(err)
+		}
 	}
 }
 
@@ -244,21 +248,25 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// settle waits until every running pool of the given servers has looked at
-// the job collection twice more, so that "nothing was sent" means the
-// workers had their chance.
+// settle waits until every worker of the given servers has found nothing
+// due twice more, so that "nothing was sent" means the workers had their
+// chance, and what was due has been sent and recorded.
 func settle(t *testing.T, servers ...*server) {
 	t.Helper()
 	for _, s := range servers {
-		s.svc.mu.Lock()
-		pools := append([]*pool(nil), s.svc.pools...)
-		s.svc.mu.Unlock()
-		for _, p := range pools {
-			start := p.fetches.Load()
-			p.kick()
-			waitFor(t, "two fetch rounds", func() bool {
+		for _, p := range s.svc.running() {
+			start := make([]int64, len(p.idle))
+			for i := range p.idle {
+				start[i] = p.idle[i].Load()
+			}
+			waitFor(t, "two idle looks per worker", func() bool {
 				p.kick()
-				return p.fetches.Load() >= start+2 && p.quietNow(s.svc.clock.Now())
+				for i := range p.idle {
+					if p.idle[i].Load() < start[i]+2 {
+						return false
+					}
+				}
+				return true
 			})
 		}
 	}
@@ -275,13 +283,34 @@ func (h *harness) messagesOfType(typ string) []fcmfake.Message {
 	return out
 }
 
-func (h *harness) count(coll string, filter bson.M) int64 {
+// count counts push_jobs rows matching where (SQL).
+func (h *harness) count(where string, args ...any) int64 {
 	h.t.Helper()
-	n, err := h.db.Collection(coll).CountDocuments(context.Background(), filter)
-	if err != nil {
+	var n int64
+	if err := h.db.QueryRow("SELECT count(*) FROM push_jobs WHERE "+where, args...).Scan(&n); err != nil {
 		h.t.Fatal(err)
 	}
 	return n
+}
+
+// job reads the one job matching where (SQL).
+func (h *harness) job(where string, args ...any) Job {
+	h.t.Helper()
+	rows, err := h.db.Query("SELECT "+jobColumns+" FROM push_jobs WHERE "+where, args...)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	js, err := scanJobs(rows)
+	if err != nil || len(js) != 1 {
+		h.t.Fatalf("jobs where %s: %d, %v", where, len(js), err)
+	}
+	return js[0]
+}
+
+// pending counts pending jobs matching where (SQL).
+func (h *harness) pending(where string, args ...any) int64 {
+	h.t.Helper()
+	return h.count("outcome = '' AND "+where, args...)
 }
 
 func counter(t *testing.T, c prometheus.Collector) float64 {
@@ -301,19 +330,18 @@ func (h *harness) dumpLogsOnFailure() {
 		if h.t.Failed() {
 			h.t.Logf("service logs:\n%s", h.logs.String())
 			h.t.Logf("clock: %s", h.clock.Now().UTC())
-			for _, coll := range []string{"push_jobs", "push_claims"} {
-				cur, err := h.db.Collection(coll).Find(context.Background(), bson.M{})
-				if err != nil {
-					continue
-				}
-				var docs []bson.M
-				_ = cur.All(context.Background(), &docs)
-				for i, d := range docs {
-					if i == 40 {
-						h.t.Logf("%s: %d more", coll, len(docs)-i)
-						break
-					}
-					h.t.Logf("%s: %v", coll, d)
+			rows, err := h.db.Query(`SELECT id, kind, type, outing_id, recipient, run_at, attempt, lease_owner, lease_until, outcome
+				FROM push_jobs ORDER BY run_at LIMIT 40`)
+			if err != nil {
+				return
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var id, kind, typ, outing, rcpt, owner, outcome string
+				var runAt, attempt, until int64
+				if rows.Scan(&id, &kind, &typ, &outing, &rcpt, &runAt, &attempt, &owner, &until, &outcome) == nil {
+					h.t.Logf("push_jobs: %s %s %s %s to %q run %s attempt %d lease %q until %s outcome %q", id, kind, typ, outing, rcpt,
+						sqlite.Time(runAt).Format(time.RFC3339), attempt, owner, sqlite.Time(until).Format(time.RFC3339), outcome)
 				}
 			}
 		}

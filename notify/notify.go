@@ -2,11 +2,10 @@
 // their devices, turns outing events into durable push jobs, and sends them
 // through Firebase Cloud Messaging exactly once, on time, in their language.
 //
-// Jobs live in MongoDB (collection push_jobs) so that a crash, a restart or
-// a second server neither loses nor doubles a reminder. A claim on a job is
-// decided by a unique insert (push_claims, keyed by job id and attempt),
-// because FerretDB does not apply filtered updates atomically across
-// processes; the same code is correct on MongoDB.
+// Jobs live in the Store (SQLite or MongoDB) so that a crash, a restart or
+// a second server neither loses nor doubles a reminder: the store leases
+// each due job to exactly one worker at a time (ClaimDueJobs), and a
+// worker whose lease was taken over cannot write its result.
 package notify
 
 import (
@@ -21,7 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/clavis-app/clavis/internal/clock"
-	"github.com/clavis-app/clavis/internal/db"
+	"github.com/clavis-app/clavis/internal/fault"
 	"github.com/clavis-app/clavis/internal/personal"
 )
 
@@ -72,7 +71,7 @@ type OutingRef struct {
 
 // Config is what New needs; main.go builds it.
 type Config struct {
-	DB        *db.DB
+	Store     Store
 	Sender    Sender
 	Directory Directory
 	// Outings feeds the reconciler; nil turns the reconciler off.
@@ -91,22 +90,13 @@ type Config struct {
 
 // Tuning holds knobs with sound defaults; tests and benchmarks change them.
 type Tuning struct {
-	// BatchSize is the most jobs one worker sends at once (default 100).
+	// BatchSize is the most jobs one worker claims and sends at once (default 100).
 	BatchSize int
-	// Lookahead: jobs due this soon are claimed early and sent when due, so
-	// that a slow scan of the job collection does not make them late (default 4s).
-	Lookahead time.Duration
-	// FetchGap is the least time between two scans of the job collection
-	// while jobs keep falling due (default Lookahead/2); a new job made in
-	// this process, or a backlog, starts a scan at once.
-	FetchGap time.Duration
-	// FinishEvery is how often finished jobs are deleted, all in one delete
-	// (default 5s): the delete reads the whole collection on the embedded store.
-	FinishEvery time.Duration
-	// IdlePoll is the longest wait between two looks at the job collection
-	// (default 5s); jobs created in this process wake the workers at once.
+	// IdlePoll is the longest an idle worker waits before looking for due
+	// jobs again (default 5s): it also wakes when the next known job falls
+	// due, and at once for jobs made in this process.
 	IdlePoll time.Duration
-	// Lease is how long a claim lasts past the job's due time (default 60s).
+	// Lease is how long a claim lasts (default 60s).
 	Lease time.Duration
 	// SendTimeout bounds one call to FCM (default 20s); it must be well under Lease.
 	SendTimeout time.Duration
@@ -132,9 +122,6 @@ func (t *Tuning) defaults() {
 	if t.BatchSize <= 0 || t.BatchSize > maxBatch {
 		t.BatchSize = 100
 	}
-	def(&t.Lookahead, 4*time.Second)
-	def(&t.FetchGap, t.Lookahead/2)
-	def(&t.FinishEvery, 5*time.Second)
 	def(&t.IdlePoll, 5*time.Second)
 	def(&t.Lease, 60*time.Second)
 	def(&t.SendTimeout, 20*time.Second)
@@ -160,8 +147,8 @@ type Service struct {
 	tune    Tuning
 	log     *slog.Logger
 	clock   clock.Clock
+	st      Store
 	devices *Devices
-	jobs    *jobStore
 	texts   catalogue
 	metrics *metrics
 	people  *recipientCache
@@ -170,11 +157,11 @@ type Service struct {
 	pools []*pool
 }
 
-// New checks the configuration, creates the collections' indexes and
-// returns the service. Start its workers with Run.
+// New checks the configuration and returns the service. Start its workers
+// with Run.
 func New(ctx context.Context, cfg Config) (*Service, error) {
-	if cfg.DB == nil || cfg.Sender == nil || cfg.Directory == nil {
-		return nil, errors.New("notify: DB, Sender and Directory are required")
+	if cfg.Store == nil || cfg.Sender == nil || cfg.Directory == nil {
+		return nil, errors.New("notify: Store, Sender and Directory are required")
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
@@ -210,15 +197,8 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	log := cfg.Logger.With("component", "notify")
 	s := &Service{
 		cfg: cfg, tune: tune, log: log, clock: cfg.Clock, texts: texts, metrics: m,
-		devices: newDevices(cfg.DB, cfg.Clock),
-		jobs:    newJobStore(cfg.DB),
-		people:  newRecipientCache(cfg.Directory, cfg.Clock),
-	}
-	if err := s.devices.ensureIndexes(ctx); err != nil {
-		return nil, err
-	}
-	if err := s.jobs.ensureIndexes(ctx); err != nil {
-		return nil, err
+		st: cfg.Store, devices: NewDevices(cfg.Store, cfg.Clock),
+		people: newRecipientCache(cfg.Directory, cfg.Clock),
 	}
 	return s, nil
 }
@@ -228,7 +208,7 @@ func (s *Service) Devices() *Devices { return s.devices }
 
 // Run starts the workers, the reconciler and the sweeper, and blocks until
 // ctx ends; then it stops taking jobs, lets sends in flight finish (up to
-// the send timeout), hands back the claims it has not used and returns.
+// the send timeout) and returns.
 func (s *Service) Run(ctx context.Context) {
 	p := newPool(s)
 	s.mu.Lock()
@@ -258,14 +238,6 @@ func (s *Service) wake() {
 	}
 }
 
-// dropped tells running pools that these outings' jobs were just dropped,
-// so that jobs they already claimed for them are not sent.
-func (s *Service) dropped(outings ...string) {
-	for _, p := range s.running() {
-		p.forget(outings...)
-	}
-}
-
 func (s *Service) running() []*pool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -286,7 +258,7 @@ func (s *Service) housekeeping(ctx context.Context) {
 		case <-reconcile.C:
 			s.reconcileLogged(ctx)
 		case <-sweep.C:
-			if err := s.jobs.sweep(ctx, s.clock.Now()); err != nil && ctx.Err() == nil {
+			if err := s.st.Sweep(ctx, s.clock.Now().Add(-doneRetention)); err != nil && ctx.Err() == nil {
 				s.log.Warn("push sweep failed", "error", err.Error())
 			}
 		}
@@ -319,9 +291,13 @@ func (s *Service) PersonalHook() personal.Hook {
 			if err != nil {
 				return nil, err
 			}
-			pending, err := s.jobs.exportFor(ctx, userID)
+			js, err := s.st.PendingJobsOf(ctx, userID)
 			if err != nil {
-				return nil, err
+				return nil, fault.Wrap(err, "export push jobs")
+			}
+			pending := make([]PendingPush, 0, len(js))
+			for _, j := range js {
+				pending = append(pending, PendingPush{Type: j.Type, OutingID: j.OutingID, RunAt: j.RunAt})
 			}
 			return map[string]any{"devices": devs, "pending_pushes": pending}, nil
 		},
@@ -329,7 +305,7 @@ func (s *Service) PersonalHook() personal.Hook {
 			if err := s.devices.eraseUser(ctx, userID); err != nil {
 				return err
 			}
-			return s.jobs.eraseRecipient(ctx, userID)
+			return fault.Wrap(s.st.EraseRecipient(ctx, userID), "erase push jobs")
 		},
 	}
 }

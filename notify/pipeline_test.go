@@ -2,13 +2,13 @@ package notify
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
-
+	"github.com/clavis-app/clavis/internal/sqlite"
 	"github.com/clavis-app/clavis/matching"
 	"github.com/clavis-app/clavis/notify/fcmfake"
 )
@@ -27,7 +27,7 @@ func TestApprovalAndRemindersArriveOnceEach(t *testing.T) {
 	mustConsume(t, s, approved("o1", "p1", "v1", start))
 	waitFor(t, "approved pushes", func() bool { return len(h.messagesOfType("outing.approved")) == 2 })
 	settle(t, s)
-	if n := h.count("push_jobs", bson.M{"kind": "reminder"}); n != 4 {
+	if n := h.pending("kind = 'reminder'"); n != 4 {
 		t.Fatalf("%d reminder jobs, want 4 (2 offsets × 2 people)", n)
 	}
 
@@ -42,6 +42,8 @@ func TestApprovalAndRemindersArriveOnceEach(t *testing.T) {
 	settle(t, s)
 	h.clock.Set(start.Add(-2 * time.Hour))
 	waitFor(t, "2 h reminders", func() bool { return len(h.messagesOfType("outing.reminder")) >= 4 })
+	// Let the results be written before the clock jumps past their leases.
+	settle(t, s)
 	h.clock.Set(start.Add(-time.Hour))
 	settle(t, s)
 
@@ -56,28 +58,28 @@ func TestApprovalAndRemindersArriveOnceEach(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("reminders %v, want %v", got, want)
 	}
-	if n := h.count("push_jobs", bson.M{"kind": "reminder"}); n != 0 {
+	if n := h.pending("kind = 'reminder'"); n != 0 {
 		t.Fatalf("%d reminder jobs left after sending", n)
 	}
 	if n := counter(t, s.svc.metrics.sent.WithLabelValues("outing.reminder")); n != 4 {
 		t.Fatalf("sent metric %v", n)
 	}
-	// Claims outlive their jobs (a stale copy of a job must meet its
-	// claim), until the sweep an hour after their lease.
-	if n := h.count("push_claims", bson.M{}); n != 6 {
-		t.Fatalf("%d claims, want 6 (2 approved, 4 reminders)", n)
+	// Finished jobs stay (their dedup keys stop a re-delivered event) until
+	// the sweep.
+	if n := h.count("outcome = 'delivered'"); n != 6 {
+		t.Fatalf("%d delivered jobs, want 6 (2 approved, 4 reminders)", n)
 	}
-	if err := s.svc.jobs.sweep(context.Background(), h.clock.Now().Add(2*time.Hour)); err != nil {
+	if err := s.svc.st.Sweep(context.Background(), h.clock.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if n := h.count("push_claims", bson.M{}); n != 0 {
-		t.Fatalf("%d claims left after the sweep", n)
+	if n := h.count("outcome <> ''"); n != 0 {
+		t.Fatalf("%d finished jobs left after the sweep", n)
 	}
 }
 
 // Exactly once: 1 000 reminder jobs, two worker pools with their own
-// database connections and write gates (two servers) on one database; each
-// reminder reaches the fake FCM exactly once.
+// connection pools on one database file (two servers); each reminder
+// reaches the fake FCM exactly once.
 func TestExactlyOnceWithTwoServers(t *testing.T) {
 	h := newHarness(t)
 	h.tune.BatchSize = 50
@@ -100,7 +102,7 @@ func TestExactlyOnceWithTwoServers(t *testing.T) {
 		}
 		mustConsume(t, srv, approved(fmt.Sprintf("o%d", i), p, v, start.Add(time.Duration(i)*time.Second)))
 	}
-	if n := h.count("push_jobs", bson.M{"kind": "reminder"}); n != 1000 {
+	if n := h.pending("kind = 'reminder'"); n != 1000 {
 		t.Fatalf("%d reminder jobs, want 1000", n)
 	}
 	t.Logf("250 approvals consumed in %s", time.Since(setup).Round(time.Millisecond))
@@ -135,36 +137,31 @@ func TestExactlyOnceWithTwoServers(t *testing.T) {
 	if sentA == 0 || sentB == 0 {
 		t.Logf("note: one server did all the work (A %v, B %v)", sentA, sentB)
 	}
-	if n := h.count("push_jobs", bson.M{"kind": "reminder"}); n != 0 {
+	if n := h.pending("kind = 'reminder'"); n != 0 {
 		t.Fatalf("%d reminder jobs left", n)
 	}
-	if n := h.count("push_done", bson.M{"type": "outing.reminder", "outcome": "delivered"}); n != 1000 {
+	if n := h.count("type = 'outing.reminder' AND outcome = 'delivered'"); n != 1000 {
 		t.Fatalf("%d delivered outcomes recorded, want 1000", n)
 	}
 }
 
 // Crash: a worker claims a job and dies before finishing. After its lease
 // runs out another server delivers the job, and the dead worker's late
-// write changes nothing.
+// writes change nothing.
 func TestCrashedWorkersJobIsDeliveredOnceAfterItsLease(t *testing.T) {
 	h := newHarness(t)
 	h.person("p1", false)
 	start := t0.Add(4 * time.Hour)
+	ctx := context.Background()
 	// Server A: only used to create the job and to play the dying worker.
 	a := h.newServer(nil, "dying-worker")
 	mustConsume(t, a, event(matching.EventOffer, "o1", "p0", "", start, "p1"))
-	var j job
-	if err := h.db.Collection("push_jobs").FindOne(context.Background(), bson.M{"type": "outing.offer"}).Decode(&j); err != nil {
-		t.Fatal(err)
-	}
-	now := h.clock.Now()
-	won, _, _, err := a.svc.jobs.claim(context.Background(), []job{j}, "dying-worker",
-		func(job) time.Time { return now.Add(time.Minute) }, now)
+	won, err := a.svc.st.ClaimDueJobs(ctx, "dying-worker", h.clock.Now(), time.Minute, 10)
 	if err != nil || len(won) != 1 {
 		t.Fatalf("claim: %v, %d won", err, len(won))
 	}
-	dead := won[0]
-	t.Logf("worker %q claimed job %s attempt %d, lease until %s; it dies now", dead.owner, j.ID, dead.attempt, dead.until.Format(time.TimeOnly))
+	dead := won[0].Claim
+	t.Logf("worker %q claimed job %s attempt %d, lease until %s; it dies now", dead.Owner, dead.JobID, dead.Attempt, dead.Until.Format(time.TimeOnly))
 
 	// Server B runs. While the lease lasts it must leave the job alone.
 	b := h.newServer(h.secondHandle(), "survivor").start()
@@ -182,53 +179,39 @@ func TestCrashedWorkersJobIsDeliveredOnceAfterItsLease(t *testing.T) {
 	h.clock.Advance(31 * time.Second)
 	waitFor(t, "delivery after the lease", func() bool { return h.fcm.Attempts("tok-p1") == 1 })
 	settle(t, b)
-	var out doneDoc
-	if err := h.db.Collection("push_done").FindOne(context.Background(), bson.M{"_id": j.ID}).Decode(&out); err != nil {
+	out, err := b.svc.st.FinishedJob(ctx, dead.JobID)
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("after the lease: delivered by %q at attempt %d (outcome %s)", out.LeaseOwner, out.Attempt, out.Outcome)
-	if out.LeaseOwner != "survivor" || out.Attempt != 2 || out.Outcome != outcomeDelivered {
+	t.Logf("after the lease: delivered by %q at attempt %d (outcome %s)", out.Owner, out.Attempt, out.Outcome)
+	if out.Owner != "survivor" || out.Attempt != 2 || out.Outcome != outcomeDelivered {
 		t.Fatalf("outcome %+v", out)
 	}
 
 	// The dead worker wakes up and writes its result late.
-	late := h.clock.Now()
-	margin := leaseMargin(time.Minute)
-	_, err = a.svc.jobs.finish(context.Background(), []claim{dead}, []string{outcomeGaveUp}, []string{"late"}, late, margin)
+	err = a.svc.st.FinishJob(ctx, dead, Finish{Outcome: outcomeGaveUp, LastError: "late", At: h.clock.Now()})
 	t.Logf("late finish by the dead worker: %v", err)
-	if err != errLeaseLost {
-		t.Fatalf("late finish: %v, want errLeaseLost", err)
+	if !errors.Is(err, ErrLeaseLost) {
+		t.Fatalf("late finish: %v, want ErrLeaseLost", err)
 	}
-	ok, err := a.svc.jobs.reschedule(context.Background(), dead, late.Add(time.Hour), 1, "late", nil, late, margin)
-	if ok || err != errLeaseLost {
-		t.Fatalf("late reschedule: %v %v", ok, err)
+	if err := a.svc.st.RetryJobAt(ctx, dead, h.clock.Now().Add(time.Hour), Attempt{Failures: 1, LastError: "late"}); !errors.Is(err, ErrLeaseLost) {
+		t.Fatalf("late retry: %v, want ErrLeaseLost", err)
 	}
-	// Even a writer that ignores its lease (a clock far behind) cannot overwrite.
-	recorded, err := a.svc.jobs.finish(context.Background(), []claim{dead}, []string{outcomeGaveUp}, []string{"late"}, now, margin)
-	t.Logf("late finish ignoring the lease: %d recorded, err %v", len(recorded), err)
-	if err != nil || len(recorded) != 0 {
-		t.Fatalf("late finish with a wrong clock recorded %d (err %v)", len(recorded), err)
-	}
-	ok, err = a.svc.jobs.reschedule(context.Background(), dead, now.Add(time.Hour), 1, "late", nil, now, margin)
-	if ok || err != nil {
-		t.Fatalf("late reschedule with a wrong clock: matched %v, err %v", ok, err)
-	}
-	var after doneDoc
-	if err := h.db.Collection("push_done").FindOne(context.Background(), bson.M{"_id": j.ID}).Decode(&after); err != nil {
+	after, err := b.svc.st.FinishedJob(ctx, dead.JobID)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if after != out || h.count("push_jobs", bson.M{"_id": j.ID}) != 0 || h.fcm.Attempts("tok-p1") != 1 {
+	if after != out || h.pending("1 = 1") != 0 || h.fcm.Attempts("tok-p1") != 1 {
 		t.Fatalf("the late write changed something: %+v", after)
 	}
-	t.Logf("after the late writes: outcome still %s by %q, job gone, FCM saw %d send", after.Outcome, after.LeaseOwner, h.fcm.Attempts("tok-p1"))
+	t.Logf("after the late writes: outcome still %s by %q, nothing pending, FCM saw %d send", after.Outcome, after.Owner, h.fcm.Attempts("tok-p1"))
 }
 
 // Restart: jobs are scheduled, the server stops (some sent, some not yet
-// due, some claimed ahead of time), a new server starts on the same data,
-// and every reminder arrives exactly once.
+// due), a new server starts on the same data, and every reminder arrives
+// exactly once.
 func TestRemindersSurviveARestart(t *testing.T) {
 	h := newHarness(t)
-	h.tune.Lookahead = 10 * time.Minute // claim well ahead, to prove a stop hands claims back
 	first := h.newServer(nil, "before-restart").start()
 	start := t0.Add(30 * time.Hour)
 	for i := range 10 {
@@ -238,8 +221,7 @@ func TestRemindersSurviveARestart(t *testing.T) {
 		// Outings an hour apart: their 24 h reminders fall in different hours.
 		mustConsume(t, first, approved(fmt.Sprintf("o%d", i), p, v, start.Add(time.Duration(i)*time.Hour)))
 	}
-	// The first five outings' 24 h reminders become due; the sixth's is
-	// within the lookahead, so it is claimed but not sent yet.
+	// The first five outings' 24 h reminders become due.
 	h.clock.Set(start.Add(-24*time.Hour + 4*time.Hour + time.Minute))
 	waitFor(t, "first 24 h reminders", func() bool { return len(h.messagesOfType("outing.reminder")) == 10 })
 	settle(t, first)
@@ -249,20 +231,9 @@ func TestRemindersSurviveARestart(t *testing.T) {
 	if n := len(h.messagesOfType("outing.reminder")); n != 10 {
 		t.Fatalf("%d reminders before the restart, want 10", n)
 	}
-	// Claims of sent jobs stay until the sweep; claims of jobs still
-	// waiting (claimed ahead of time) were handed back at the stop.
-	cur, err := h.db.Collection("push_claims").Find(context.Background(), bson.M{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var claims []claimDoc
-	if err := cur.All(context.Background(), &claims); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range claims {
-		if h.count("push_jobs", bson.M{"_id": c.JobID}) != 0 {
-			t.Fatalf("claim %s of a waiting job kept after a clean stop", c.ID)
-		}
+	// A clean stop leaves no waiting job under a lease.
+	if n := h.pending("lease_until > ?", sqlite.Millis(h.clock.Now())); n != 0 {
+		t.Fatalf("%d waiting jobs still leased after a clean stop", n)
 	}
 	if !strings.Contains(h.logs.String(), "push workers stopped") {
 		t.Fatal("no stop logged")
@@ -333,10 +304,7 @@ func TestClassificationPrunesWaitsAndRetries(t *testing.T) {
 	mustConsume(t, s, event(matching.EventRejected, "o2", "", "p2", start, "p2"))
 	waitFor(t, "first 429", func() bool { return h.fcm.Attempts("tok-p2") == 1 })
 	settle(t, s)
-	var j job
-	if err := h.db.Collection("push_jobs").FindOne(ctx, bson.M{"recipient": "p2"}).Decode(&j); err != nil {
-		t.Fatal(err)
-	}
+	j := h.job("recipient = 'p2'")
 	if wait := j.RunAt.Sub(h.clock.Now()); wait < 120*time.Second {
 		t.Fatalf("after a 429 with Retry-After 120 the job runs again in %s", wait)
 	}
@@ -359,9 +327,7 @@ func TestClassificationPrunesWaitsAndRetries(t *testing.T) {
 	for try := 1; try <= 2; try++ {
 		waitFor(t, "a 503", func() bool { return h.fcm.Attempts("tok-p3") == try })
 		settle(t, s)
-		if err := h.db.Collection("push_jobs").FindOne(ctx, bson.M{"recipient": "p3"}).Decode(&j); err != nil {
-			t.Fatal(err)
-		}
+		j = h.job("recipient = 'p3'")
 		waits = append(waits, j.RunAt.Sub(h.clock.Now()))
 		h.clock.Set(j.RunAt)
 	}
@@ -399,7 +365,7 @@ func TestJobDiesAfterMaxAttempts(t *testing.T) {
 	if n := counter(t, s.svc.metrics.dead); n != 1 {
 		t.Fatalf("dead metric %v", n)
 	}
-	if n := h.count("push_done", bson.M{"outcome": outcomeDead}); n != 1 || h.count("push_jobs", bson.M{}) != 0 {
+	if n := h.count("outcome = ?", outcomeDead); n != 1 || h.pending("1 = 1") != 0 {
 		t.Fatalf("dead job not recorded (%d) or still queued", n)
 	}
 	if !strings.Contains(h.logs.String(), "level=ERROR msg=\"push job dead: giving up on it\"") {
@@ -449,10 +415,10 @@ func TestMovedAndCancelledOutings(t *testing.T) {
 		t.Fatalf("reminders %v, want 4 for the new time only", bodies)
 	}
 	// The check-in watch moved too: at the new start + 10 min, not the old.
-	if n := h.count("push_jobs", bson.M{"kind": "checkin", "outing_id": "cancelled"}); n != 0 {
+	if n := h.pending("kind = 'checkin' AND outing_id = 'cancelled'"); n != 0 {
 		t.Fatalf("%d check-in jobs left for a cancelled outing", n)
 	}
-	if n := h.count("push_jobs", bson.M{"kind": "checkin", "outing_id": "moved", "run_at": newStart.Add(10 * time.Minute).UTC()}); n != 2 {
+	if n := h.pending("kind = 'checkin' AND outing_id = 'moved' AND run_at = ?", sqlite.Millis(newStart.Add(10*time.Minute))); n != 2 {
 		t.Fatalf("%d check-in jobs at the new time, want 2", n)
 	}
 }
@@ -549,10 +515,10 @@ func TestConsumeIsIdempotent(t *testing.T) {
 	h.person("v1", false)
 	e := approved("o1", "p1", "v1", t0.Add(72*time.Hour))
 	mustConsume(t, s, e)
-	before := h.count("push_jobs", bson.M{})
+	before := h.count("1 = 1")
 	mustConsume(t, s, e)
 	mustConsume(t, s, e)
-	if after := h.count("push_jobs", bson.M{}); after != before || before != 8 {
+	if after := h.count("1 = 1"); after != before || before != 8 {
 		t.Fatalf("jobs %d after one delivery, %d after three; want 8 (2 approved, 4 reminders, 2 check-in)", before, after)
 	}
 	s.start()
@@ -595,7 +561,7 @@ func TestReconcilerFillsMissingJobs(t *testing.T) {
 	if n, _ := s.svc.Reconcile(context.Background()); n != 0 {
 		t.Fatalf("second run created %d", n)
 	}
-	if c := h.count("push_jobs", bson.M{"outing_id": "soon", "kind": "reminder"}); c != 2 {
+	if c := h.pending("outing_id = 'soon' AND kind = 'reminder'"); c != 2 {
 		t.Fatalf("%d reminders for the outing 3 h away, want 2 (the 24 h one is past)", c)
 	}
 	s.start()
@@ -634,10 +600,7 @@ func TestOfferAndAcceptRecipients(t *testing.T) {
 
 func TestDevicesRegistry(t *testing.T) {
 	h := newHarness(t)
-	d := newDevices(h.db, h.clock)
-	if err := d.ensureIndexes(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	d := NewDevices(h.st, h.clock)
 	ctx := context.Background()
 	_, created, err := d.Register(ctx, "u1", "tokA", "android")
 	if err != nil || !created {
@@ -702,13 +665,13 @@ func TestPersonalHook(t *testing.T) {
 	if err := hook.Erase(context.Background(), "p1"); err != nil {
 		t.Fatal(err)
 	}
-	if n := h.count("devices", bson.M{"user_id": "p1"}); n != 0 {
-		t.Fatalf("%d devices left", n)
+	if devs, err := h.st.DevicesOfUsers(context.Background(), []string{"p1"}, 10); err != nil || len(devs) != 0 {
+		t.Fatalf("%d devices left (%v)", len(devs), err)
 	}
-	if n := h.count("push_jobs", bson.M{"recipient": "p1"}); n != 0 {
+	if n := h.count("recipient = 'p1'"); n != 0 {
 		t.Fatalf("%d jobs left", n)
 	}
-	if n := h.count("push_jobs", bson.M{"recipient": "v1"}); n != 3 {
+	if n := h.count("recipient = 'v1'"); n != 3 {
 		t.Fatalf("the volunteer's jobs went too (%d left)", n)
 	}
 }
