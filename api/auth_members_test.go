@@ -9,12 +9,6 @@ import (
 	"testing"
 	"time"
 
-<<<<<<< HEAD
-	"github.com/clavis-app/clavis/api"
-=======
-	"go.mongodb.org/mongo-driver/v2/bson"
-
->>>>>>> store-api
 	"github.com/clavis-app/clavis/auth"
 	"github.com/clavis-app/clavis/internal/personal"
 )
