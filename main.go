@@ -97,6 +97,7 @@ type config struct {
 	OfferWait        time.Duration
 	MatchWeights     matching.Weights
 	ShutdownTimeout  time.Duration
+	AuditRetention   time.Duration
 	WorkerCount      int
 	DebugEmbeddedLog bool
 }
@@ -152,6 +153,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		OfferWave:       integer("CLAVIS_OFFER_WAVE", 5, 1, 100),
 		OfferWait:       duration("CLAVIS_OFFER_WAIT", matching.DefaultOfferWait),
 		ShutdownTimeout: duration("CLAVIS_SHUTDOWN_TIMEOUT", 10*time.Second),
+		AuditRetention:  duration("CLAVIS_AUDIT_RETENTION", auth.DefaultAuditRetention),
 		WorkerCount:     integer("CLAVIS_WORKERS", 4, 1, 64),
 	}
 	switch lv := strings.ToLower(str("LOG_LEVEL", "info")); lv {
@@ -316,7 +318,8 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 		return err
 	}
 	defer closeAccounts()
-	accounts, err := auth.New(ctx, auth.Config{Store: accountStore, Keys: keys, Clock: clk, Personal: people, Logger: log})
+	accounts, err := auth.New(ctx, auth.Config{Store: accountStore, Keys: keys, Clock: clk, Personal: people, Logger: log,
+		AuditRetention: cfg.AuditRetention})
 	if err != nil {
 		return err
 	}

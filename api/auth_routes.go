@@ -132,7 +132,7 @@ func (s *Server) register(c *fiber.Ctx) error {
 		return err
 	}
 	u, err := a.Register(c.UserContext(), auth.Registration{Email: b.Email, Password: b.Password, Name: b.Name,
-		Role: auth.Role(b.Role), OrgID: b.OrganisationID, Language: b.Language})
+		Role: auth.Role(b.Role), OrgID: b.OrganisationID, Language: b.Language, Addr: c.IP()})
 	if err != nil {
 		return err
 	}

@@ -18,14 +18,15 @@ func (e *testEnv) tryLogin(email, password string) (int, string) {
 	return resp.StatusCode, resp.Header.Get("Retry-After")
 }
 
-// Five failures per email in 15 minutes, then 429 with Retry-After (even
-// with the right password), until the window passes on the clock.
+// Five failures per email from one address in 15 minutes, then 429 with
+// Retry-After (even with the right password) from that address, until the
+// window passes on the clock.
 func TestLoginThrottlePerEmail(t *testing.T) {
 	e := newTestEnv(t)
 	org := e.Org("Röda Korset Halmstad")
 	id, _ := e.User(auth.RoleParticipant, org, auth.StatusActive)
 	email := e.Emails[id]
-	for i := range auth.EmailFailureLimit {
+	for i := range auth.PairFailureLimit {
 		e.Clock.Advance(10 * time.Second)
 		if st, _ := e.tryLogin(email, "wrong password "+strconv.Itoa(i)); st != 401 {
 			t.Fatalf("failure %d: %d, want 401", i+1, st)
@@ -74,7 +75,7 @@ func TestLoginSuccessResetsEmailCount(t *testing.T) {
 	id, _ := e.User(auth.RoleParticipant, org, auth.StatusActive)
 	email := e.Emails[id]
 	for round := range 3 {
-		for i := range auth.EmailFailureLimit - 1 {
+		for i := range auth.PairFailureLimit - 1 {
 			if st, _ := e.tryLogin(email, "nope nope nope"); st != 401 {
 				t.Fatalf("round %d failure %d: %d", round, i, st)
 			}

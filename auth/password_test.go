@@ -4,6 +4,9 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/clavis-app/clavis/internal/clock"
+	"github.com/clavis-app/clavis/internal/fault"
 )
 
 func TestHashVerifyAndStaleness(t *testing.T) {
@@ -61,5 +64,55 @@ func TestDefaultParams(t *testing.T) {
 	}
 	if h.params != DefaultHashParams || !strings.HasPrefix(h.dummy, "$argon2id$v=19$m=65536,t=3,p=2$") {
 		t.Fatalf("params %+v dummy %q", h.params, h.dummy)
+	}
+}
+
+// Issue 12.9: invisible and text-direction characters in emails, direction
+// overrides in names, and passwords of only spaces or from the common list
+// are refused, each naming its field.
+func TestHiddenCharactersAndCommonPasswordsAreRefused(t *testing.T) {
+	ctx := context.Background()
+	s := newTestService(t, newSQLiteStore(t), clock.NewFake(t0), nil)
+	org, err := s.CreateOrganisation(ctx, "Röda Korset", "Europe/Stockholm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := NewUser{Email: "anna@example.org", Password: "correct horse battery", Name: "Anna Berg",
+		Role: RoleParticipant, OrgID: org.ID, Language: "sv", Status: StatusPending}
+	for _, tc := range []struct {
+		field  string
+		change func(*NewUser)
+	}{
+		{"email", func(n *NewUser) { n.Email = "an\u200bna@example.org" }},
+		{"email", func(n *NewUser) { n.Email = "anna@exa\u200dmple.org" }},
+		{"email", func(n *NewUser) { n.Email = "\ufeffanna@example.org" }},
+		{"email", func(n *NewUser) { n.Email = "anna\u2060@example.org" }},
+		{"email", func(n *NewUser) { n.Email = "anna\u202e@example.org" }},
+		{"email", func(n *NewUser) { n.Email = "anna\u2067x@example.org" }},
+		{"email", func(n *NewUser) { n.Email = "anna\u200f@example.org" }},
+		{"name", func(n *NewUser) { n.Name = "Anna \u202eBerg" }},
+		{"name", func(n *NewUser) { n.Name = "Anna \u2066Berg\u2069" }},
+		{"password", func(n *NewUser) { n.Password = "            " }},
+		{"password", func(n *NewUser) { n.Password = "\t \u00a0 \u3000     \n " }},
+		{"password", func(n *NewUser) { n.Password = "password123" }},
+		{"password", func(n *NewUser) { n.Password = "Password123" }},
+		{"password", func(n *NewUser) { n.Password = "1234567890" }},
+		{"password", func(n *NewUser) { n.Password = "qwertyuiop" }},
+		{"password", func(n *NewUser) { n.Password = "Lösenord123" }},
+		{"password", func(n *NewUser) { n.Password = "xxxxxxxxxxxx" }},
+	} {
+		n := ok
+		tc.change(&n)
+		_, err := s.CreateUser(ctx, n)
+		f, isFault := fault.As(err)
+		if !isFault || f.Kind != fault.Validation || len(f.Fields) != 1 || f.Fields[0].Field != tc.field {
+			t.Errorf("%+q %+q %+q: %v, want a validation fault naming %s", n.Email, n.Name, n.Password, err, tc.field)
+		}
+	}
+	// Joiners in names (scripts, emoji) and marks stay allowed.
+	n := ok
+	n.Name = "Anna \u200dBerg \u200f👩\u200d👩\u200d👧"
+	if _, err := s.CreateUser(ctx, n); err != nil {
+		t.Fatalf("a name with joiners: %v", err)
 	}
 }

@@ -44,6 +44,17 @@ func (s *Service) auditMany(ctx context.Context, actorID string, subjects []stri
 	return nil
 }
 
+// SweepAudit deletes audit entries older than the retention
+// (Config.AuditRetention) and says how many. RunSweeper runs it daily.
+func (s *Service) SweepAudit(ctx context.Context) (int, error) {
+	n, err := s.store.DeleteAuditBefore(ctx, s.now().Add(-s.auditRetention))
+	return n, fault.Wrap(err, "sweep audit log")
+}
+
+// ExportAuditLimit caps each audit section of a data export (the newest
+// entries); the count of the rest is given beside it.
+const ExportAuditLimit = 1000
+
 // AuditTrail returns who read subjectID's record, oldest first (at most 1000).
 func (s *Service) AuditTrail(ctx context.Context, subjectID string) ([]AuditEntry, error) {
 	return s.auditWhere(ctx, AuditQuery{Subject: subjectID, Limit: 1000})
@@ -109,9 +120,13 @@ type AccountExport struct {
 	SuspendedAt    *time.Time     `json:"suspended_at,omitempty"`
 	Suspension     string         `json:"suspension_reason,omitempty"`
 	SignIns        []SignInExport `json:"sign_ins"`
-	// ReadsOfMyRecord is the audit log about this person; ReadsByMe what they read.
-	ReadsOfMyRecord []AuditEntry `json:"reads_of_my_record"`
-	ReadsByMe       []AuditEntry `json:"reads_by_me"`
+	// ReadsOfMyRecord is the audit log about this person, ReadsByMe what
+	// they read: the newest ExportAuditLimit entries each, newest first;
+	// the Omitted counts say how many older ones the log holds besides.
+	ReadsOfMyRecord        []AuditEntry `json:"reads_of_my_record"`
+	ReadsOfMyRecordOmitted int          `json:"reads_of_my_record_omitted"`
+	ReadsByMe              []AuditEntry `json:"reads_by_me"`
+	ReadsByMeOmitted       int          `json:"reads_by_me_omitted"`
 }
 
 // SignInExport is one sign-in (refresh-token family), without token material.
@@ -143,13 +158,34 @@ func (s *Service) exportAccount(ctx context.Context, userID string) (any, error)
 	for _, f := range fams {
 		out.SignIns = append(out.SignIns, SignInExport{ID: f.ID, CreatedAt: f.CreatedAt, Revoked: f.Revoked, RevokedAt: f.RevokedAt})
 	}
-	if out.ReadsOfMyRecord, err = s.auditWhere(ctx, AuditQuery{Subject: userID, Limit: 1000}); err != nil {
+	if out.ReadsOfMyRecord, out.ReadsOfMyRecordOmitted, err = s.auditSection(ctx, AuditQuery{Subject: userID}); err != nil {
 		return nil, err
 	}
-	if out.ReadsByMe, err = s.auditWhere(ctx, AuditQuery{Actor: userID, Limit: 1000}); err != nil {
+	if out.ReadsByMe, out.ReadsByMeOmitted, err = s.auditSection(ctx, AuditQuery{Actor: userID}); err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// auditSection is one bounded audit section of an export: the newest
+// entries and how many older ones were left out.
+func (s *Service) auditSection(ctx context.Context, q AuditQuery) ([]AuditEntry, int, error) {
+	q.Limit = ExportAuditLimit
+	es, err := s.store.AuditEntries(ctx, q)
+	if err != nil {
+		return nil, 0, fault.Wrap(err, "read audit log")
+	}
+	if es == nil {
+		es = []AuditEntry{}
+	}
+	if len(es) < ExportAuditLimit {
+		return es, 0, nil
+	}
+	total, err := s.store.CountAudit(ctx, q)
+	if err != nil {
+		return nil, 0, fault.Wrap(err, "count audit log")
+	}
+	return es, max(0, total-len(es)), nil
 }
 
 // eraseAccount deletes the account and its sign-ins and refresh tokens.

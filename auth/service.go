@@ -36,7 +36,14 @@ type Config struct {
 	// HashConcurrency bounds hashes running at once (memory); zero means GOMAXPROCS.
 	HashConcurrency int
 	Logger          *slog.Logger
+	// AuditRetention is how long audit entries are kept; zero means
+	// DefaultAuditRetention. SweepAudit deletes older ones.
+	AuditRetention time.Duration
 }
+
+// DefaultAuditRetention keeps a year of audit entries: long enough to
+// answer a participant's "who read my record" for the past year.
+const DefaultAuditRetention = 365 * 24 * time.Hour
 
 // Service is the accounts, sign-in and organisations domain. It implements
 // api.Authenticator.
@@ -50,6 +57,9 @@ type Service struct {
 	throttle *throttle
 
 	statusHooks statusHooks
+
+	auditRetention time.Duration
+	lastAuditSweep time.Time // RunSweeper's goroutine only
 }
 
 // New checks cfg and registers the account export/erase hook.
@@ -66,6 +76,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.Personal == nil {
 		cfg.Personal = &personal.Registry{}
 	}
+	if cfg.AuditRetention == 0 {
+		cfg.AuditRetention = DefaultAuditRetention
+	}
 	if cfg.HashConcurrency == 0 {
 		cfg.HashConcurrency = runtime.GOMAXPROCS(0)
 	}
@@ -76,7 +89,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	s := &Service{
 		store: cfg.Store, clock: cfg.Clock, log: cfg.Logger, hasher: h,
 		tokens:   newTokenCodec(cfg.Keys, cfg.Clock),
-		personal: cfg.Personal,
+		personal: cfg.Personal, auditRetention: cfg.AuditRetention,
 	}
 	s.throttle = newThrottle(cfg.Store, cfg.Clock)
 	cfg.Personal.Register(personal.Hook{Name: "account", Export: s.exportAccount, Erase: s.eraseAccount})
@@ -146,6 +159,9 @@ func checkEmail(email string) *fault.FieldError {
 	if len(email) > MaxEmailLen {
 		return &fault.FieldError{Field: "email", Message: "must be at most 254 characters"}
 	}
+	if hiddenInEmail(email) {
+		return &fault.FieldError{Field: "email", Message: "must not contain invisible or text-direction characters"}
+	}
 	a, err := mail.ParseAddress(email)
 	if err != nil || a.Address != email || a.Name != "" || !strings.Contains(email[strings.LastIndexByte(email, '@')+1:], ".") {
 		return &fault.FieldError{Field: "email", Message: "must be an email address"}
@@ -159,6 +175,9 @@ func checkPassword(p string) *fault.FieldError {
 	}
 	if len(p) > MaxPasswordLen {
 		return &fault.FieldError{Field: "password", Message: "must be at most 1024 bytes"}
+	}
+	if why := weakPassword(p); why != "" {
+		return &fault.FieldError{Field: "password", Message: why}
 	}
 	return nil
 }
@@ -174,6 +193,9 @@ func checkName(n string) *fault.FieldError {
 		if unicode.IsControl(r) {
 			return &fault.FieldError{Field: "name", Message: "must not contain control characters"}
 		}
+	}
+	if hiddenInName(n) {
+		return &fault.FieldError{Field: "name", Message: "must not contain text-direction overrides"}
 	}
 	return nil
 }
@@ -222,12 +244,19 @@ type Registration struct {
 	Role                  Role
 	OrgID                 string
 	Language              string
+	// Addr is the client's network address, for the per-address limit
+	// (RegisterLimit per RegisterWindow); empty means unlimited (tools).
+	Addr string
 }
 
 // Register creates a pending participant or volunteer. Every broken rule is
 // a Validation fault naming its field; a taken email (any case) is a
-// Conflict with slug "email-taken". Nothing is written unless it succeeds.
+// Conflict with slug "email-taken"; too many registrations from r.Addr are
+// RateLimited. Nothing but the attempt's count is written unless it succeeds.
 func (s *Service) Register(ctx context.Context, r Registration) (User, error) {
+	if err := s.throttle.register(ctx, r.Addr); err != nil {
+		return User{}, err
+	}
 	if r.Role != RoleParticipant && r.Role != RoleVolunteer {
 		// Check the role first so that no org lookup happens for a refused role.
 		return User{}, fault.InvalidField("role", "must be one of: participant, volunteer")

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -246,8 +247,8 @@ func TestConcurrentGuessesDoNotOvershootTheLimit(t *testing.T) {
 		}
 	}
 	t.Logf("%d guesses at once: %d tried, %d refused", n, tried, refused)
-	if tried > EmailFailureLimit || tried+refused != n {
-		t.Fatalf("%d guesses were tried, limit %d", tried, EmailFailureLimit)
+	if tried > PairFailureLimit || tried+refused != n {
+		t.Fatalf("%d guesses were tried, limit %d", tried, PairFailureLimit)
 	}
 	// Refused attempts keep their records, so the right password is refused
 	// too until the window passes.
@@ -277,5 +278,50 @@ func TestLoginRehashesWithNewParameters(t *testing.T) {
 	}
 	if _, err := old.Login(ctx, u.Email, "correct horse battery", ""); err != nil {
 		t.Fatalf("the new hash does not verify: %v", err)
+	}
+}
+
+// Issue 12.6: five wrong passwords for an email from one address block that
+// address for the email, not the owner on another address; only failures
+// spread over at least ten addresses reach the per-email ceiling.
+func TestLockoutIsPerEmailAndAddress(t *testing.T) {
+	ctx := context.Background()
+	clk := clock.NewFake(t0)
+	s := newTestService(t, newSQLiteStore(t), clk, nil)
+	org, _ := s.CreateOrganisation(ctx, "Röda Korset", "Europe/Stockholm")
+	u := mustUser(t, s, RoleParticipant, org.ID, StatusActive)
+	for i := range PairFailureLimit {
+		if _, err := s.Login(ctx, u.Email, "wrong password!", "198.51.100.1"); fault.KindOf(err) != fault.Unauthenticated {
+			t.Fatalf("attacker's failure %d: %v", i, err)
+		}
+	}
+	if _, err := s.Login(ctx, u.Email, "correct horse battery", "198.51.100.1"); fault.KindOf(err) != fault.RateLimited {
+		t.Fatalf("attacker's address after %d failures: %v, want RateLimited", PairFailureLimit, err)
+	}
+	if _, err := s.Login(ctx, u.Email, "correct horse battery", "192.0.2.7"); err != nil {
+		t.Fatalf("the owner on another address is locked out: %v", err)
+	}
+	// The owner's success does not unblock the attacker's address.
+	if _, err := s.Login(ctx, u.Email, "another guess!", "198.51.100.1"); fault.KindOf(err) != fault.RateLimited {
+		t.Fatalf("attacker's address after the owner's sign-in: %v", err)
+	}
+
+	// The ceiling: failures from ten addresses (five each, spaced so that no
+	// address meets its per-minute limit) block the email everywhere.
+	v := mustUser(t, s, RoleVolunteer, org.ID, StatusActive)
+	for a := range EmailFailureLimit / PairFailureLimit {
+		for range PairFailureLimit {
+			if _, err := s.Login(ctx, v.Email, "wrong password!", fmt.Sprintf("203.0.113.%d", a)); fault.KindOf(err) != fault.Unauthenticated {
+				t.Fatalf("address %d: %v", a, err)
+			}
+		}
+	}
+	_, err := s.Login(ctx, v.Email, "correct horse battery", "192.0.2.8")
+	if f, ok := fault.As(err); !ok || f.Kind != fault.RateLimited || f.RetryAfter != int(EmailFailureWindow/time.Second) {
+		t.Fatalf("after %d failures from many addresses: %v, want RateLimited for the window", EmailFailureLimit, err)
+	}
+	clk.Advance(EmailFailureWindow)
+	if _, err := s.Login(ctx, v.Email, "correct horse battery", "192.0.2.8"); err != nil {
+		t.Fatalf("after the window: %v", err)
 	}
 }

@@ -222,13 +222,27 @@ func (s *Service) SweepExpired(ctx context.Context) error {
 	return fault.Wrap(s.store.SweepSignIns(ctx, now, now.Add(-RefreshTokenTTL)), "sweep sign-ins")
 }
 
-// RunSweeper runs SweepExpired now and then every interval until ctx ends.
+// RunSweeper runs SweepExpired now and then every interval until ctx ends,
+// and SweepAudit at the first run and then once a day. Several servers may
+// each run it: the sweeps are idempotent deletes.
 func (s *Service) RunSweeper(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		if err := s.SweepExpired(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("sweeping expired refresh tokens failed", "error", err.Error())
+		}
+		if now := s.clock.Now(); now.Sub(s.lastAuditSweep) >= 24*time.Hour {
+			n, err := s.SweepAudit(ctx)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				s.log.Warn("sweeping old audit entries failed", "error", err.Error())
+			case err == nil:
+				s.lastAuditSweep = now
+				if n > 0 {
+					s.log.Info("deleted audit entries past their retention", "count", n)
+				}
+			}
 		}
 		select {
 		case <-ctx.Done():

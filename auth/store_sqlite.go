@@ -73,7 +73,9 @@ const (
 	qAuditByActorPg    = `SELECT ` + auditCols + ` FROM audit WHERE actor = ? AND (at, id) < (?, ?) ORDER BY at DESC, id DESC LIMIT ?`
 	qCountAuditSubject = `SELECT count(*) FROM audit WHERE subject = ?`
 	qCountAuditActor   = `SELECT count(*) FROM audit WHERE actor = ?`
-	qSweepAudit        = `DELETE FROM audit WHERE at < ?`
+	// In batches, so that a first sweep over years of entries does not hold
+	// the write lock for long.
+	qSweepAudit = `DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < ? LIMIT 2000)`
 )
 
 type scanner interface{ Scan(dest ...any) error }
@@ -408,9 +410,13 @@ func (s *sqliteStore) AppendAudit(ctx context.Context, es []AuditEntry) error {
 		return nil
 	}
 	return s.d.Write(ctx, func(tx *sql.Tx) error {
+		ins, err := tx.PrepareContext(ctx, `INSERT INTO audit (`+auditCols+`) VALUES (?,?,?,?,?) ON CONFLICT (id) DO NOTHING`)
+		if err != nil {
+			return err
+		}
+		defer ins.Close()
 		for _, e := range es {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO audit (`+auditCols+`) VALUES (?,?,?,?,?) ON CONFLICT (id) DO NOTHING`,
-				e.ID, e.Actor, e.Subject, e.Action, sqlite.Millis(e.At)); err != nil {
+			if _, err := ins.ExecContext(ctx, e.ID, e.Actor, e.Subject, e.Action, sqlite.Millis(e.At)); err != nil {
 				return err
 			}
 		}
@@ -458,10 +464,19 @@ func (s *sqliteStore) CountAudit(ctx context.Context, q AuditQuery) (int, error)
 }
 
 func (s *sqliteStore) DeleteAuditBefore(ctx context.Context, t time.Time) (int, error) {
-	res, err := s.d.ExecContext(ctx, qSweepAudit, sqlite.Millis(t))
-	if err != nil {
-		return 0, fmt.Errorf("sweep audit: %w", err)
+	total := 0
+	for {
+		res, err := s.d.ExecContext(ctx, qSweepAudit, sqlite.Millis(t))
+		if err != nil {
+			return total, fmt.Errorf("sweep audit: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, err
+		}
+		total += int(n)
+		if n < 2000 {
+			return total, nil
+		}
 	}
-	n, err := res.RowsAffected()
-	return int(n), err
 }
