@@ -92,8 +92,12 @@ const (
 		WHERE status = 'confirmed' AND starts_at >= ? AND starts_at < ? ORDER BY starts_at, id LIMIT ?`
 	sqlOutingsOfUser = `SELECT o.doc FROM outing_people p JOIN outings o ON o.id = p.outing_id
 		WHERE p.user_id = ? ORDER BY o.created_at, o.id`
-	sqlCompletedTogether = `SELECT 1 FROM outings WHERE volunteer_id = ? AND participant_id = ? AND status = 'completed' LIMIT 1`
-	sqlBookings          = `SELECT id, volunteer_id, participant_id, status, starts_at, ends_at FROM outings
+	// INDEXED BY: without statistics the planner would take the status
+	// index, which grows with every completed outing; one volunteer's
+	// outings are few.
+	sqlCompletedTogether = `SELECT 1 FROM outings INDEXED BY outings_volunteer_bookings
+		WHERE volunteer_id = ? AND participant_id = ? AND status = 'completed' LIMIT 1`
+	sqlBookings = `SELECT id, volunteer_id, participant_id, status, starts_at, ends_at FROM outings INDEXED BY outings_volunteer_bookings
 		WHERE volunteer_id IN (SELECT value FROM json_each(?1))
 		AND ((status IN ('pending_approval', 'confirmed', 'in_progress') AND starts_at < ?2 AND ends_at > ?3)
 		  OR (status IN ('pending_approval', 'confirmed', 'in_progress', 'completed')

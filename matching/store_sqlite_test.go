@@ -1,0 +1,86 @@
+package matching
+
+import (
+	"context"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/clavis-app/clavis/internal/sqlite"
+	"github.com/clavis-app/clavis/internal/sqlite/sqlitetest"
+)
+
+// Every hot query of the SQLite engine is answered from an index: none
+// reads a whole table that grows with use. The plans are logged.
+func TestSQLiteHotQueriesUseIndexes(t *testing.T) {
+	ctx := context.Background()
+	d := sqlitetest.New(t)
+	if _, err := NewSQLiteStore(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	now := sqlite.Millis(contractNow)
+	ids := `["v1","v2","v3"]`
+	q := bookingQuery{busy: span{contractNow, contractNow.Add(time.Hour)},
+		load: []span{{contractNow.Add(-time.Hour), contractNow}, {contractNow, contractNow.Add(time.Hour)}}, participants: []string{"p1"}}
+	bargs, err := bookingArgs([]string{"v1", "v2"}, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	box := boxAround(GeoPoint{Lat: 56.67, Lon: 12.86}, 20)
+	page := []any{"x", "", int64(math.MaxInt64), "", 21}
+	cases := []struct {
+		name  string
+		query string
+		args  []any
+	}{
+		// (want: the index a query must use, where a worse one would do.)
+		{"outing by id", sqlOutingByID, []any{"o1"}},
+		{"outing update", sqlUpdateOuting, []any{"org1", "p1", "v1", "open", now, now, 1, 0, 56.0, 12.0, "{}", "o1"}},
+		{"participant's page", sqlPageByParticipant, page},
+		{"volunteer's page", sqlPageByVolunteer, page},
+		{"organisation's page", sqlPageByOrg, page},
+		{"pending events", sqlPendingOutingIDs, []any{100}},
+		{"started unmatched", sqlStartedUnmatched, []any{now, 200}},
+		{"due offer checks", sqlDueOfferChecks, []any{now, 100}},
+		{"confirmed between", sqlConfirmedBetween, []any{now, now + 1, 5000}},
+		{"outings of a user", sqlOutingsOfUser, []any{"u1"}},
+		{"people of an outing", sqlDropPeople, []any{"o1"}},
+		{"completed together", sqlCompletedTogether, []any{"v1", "p1"}},
+		{"bookings of a candidate set (busy, weekly and 30-day load, history)", sqlBookings, bargs},
+		{"volunteers in cells", sqlVolunteersInCells, []any{"org1", "active", `["c1","c2"]`, 1, 20000}},
+		{"volunteer by id (the weekly count is on its commitments)", sqlVolunteerByID, []any{"v1"}},
+		{"ratings of a candidate set", sqlRatings, []any{ids, 50000}},
+		{"feedback by author", sqlFeedbackByAuthor, []any{"u1"}},
+		{"feedback on an outing", sqlFeedbackOnOuting, []any{"o1"}},
+		{"erase feedback (participant)", sqlEraseFeedbackParticipant, []any{"u1"}},
+		{"erase feedback (volunteer)", sqlEraseFeedbackVolunteer, []any{"u1"}},
+		{"offer doc", sqlOfferDoc, []any{"o1"}},
+		{"offers for a volunteer", sqlOffersFor, []any{"v1"}},
+		{"outings offered to a volunteer", sqlOfferedOuting, []any{"v1"}},
+		{"offer records of an outing", sqlDropOffers, []any{"o1"}},
+		{"open outings near a volunteer", sqlOpenNear, []any{"org1", now, box.MinLat, box.MaxLat, box.MinLon, box.MaxLon, 500}},
+		{"preferences of many", sqlPrefsOfMany, []any{ids}},
+		{"participants listing a volunteer", sqlListingOf, []any{"v1"}},
+		{"preference entries of a participant", sqlDropPrefVols, []any{"p1"}},
+	}
+	want := map[string]string{
+		sqlBookings: "outings_volunteer_bookings (volunteer_id=?)", sqlCompletedTogether: "outings_volunteer_bookings (volunteer_id=?)",
+		sqlVolunteersInCells: "volunteer_profiles_in_cells (organisation_id=? AND status=? AND home_cell=?)",
+		sqlRatings:           "feedback_by_volunteer (volunteer_id=?)", sqlOffersFor: "outing_offers USING PRIMARY KEY (volunteer_id=?)",
+	}
+	growing := []string{"outings", "outing_people", "outing_offers", "volunteer_profiles", "participant_profiles", "feedback", "preferences", "preference_volunteers"}
+	for _, c := range cases {
+		plan, err := d.QueryPlan(ctx, c.query, c.args...)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		t.Logf("%s: %v", c.name, plan)
+		if bad := sqlite.FullScans(plan, growing...); len(bad) > 0 {
+			t.Errorf("%s scans %v", c.name, bad)
+		}
+		if w, ok := want[c.query]; ok && !strings.Contains(strings.Join(plan, " "), w) {
+			t.Errorf("%s: plan %v does not use %s", c.name, plan, w)
+		}
+	}
+}
