@@ -315,11 +315,11 @@ func testStore(t *testing.T, open func(t *testing.T) Store) {
 	t.Run("20 owners claim at once", func(t *testing.T) {
 		st := open(t)
 		var jobs []Job
-		for i := range 200 {
+		for i := range 100 {
 			jobs = append(jobs, testJob(fmt.Sprintf("race-%03d", i), kindReminder, matching.EventReminder, "o1", fmt.Sprintf("p%d", i),
 				start, ct0.Add(-time.Duration(i)*time.Millisecond)))
 		}
-		mustEnqueue(t, st, 200, jobs...)
+		mustEnqueue(t, st, 100, jobs...)
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		byJob := map[string][]string{}
@@ -329,7 +329,7 @@ func testStore(t *testing.T, open func(t *testing.T) Store) {
 				defer wg.Done()
 				owner := fmt.Sprintf("owner-%02d", w)
 				for {
-					got, err := st.ClaimDueJobs(ctx, owner, ct0, time.Minute, 7)
+					got, err := st.ClaimDueJobs(ctx, owner, ct0, time.Minute, 4)
 					if err != nil {
 						t.Error(err)
 						return
@@ -353,9 +353,9 @@ func testStore(t *testing.T, open func(t *testing.T) Store) {
 			}
 			owners[os[0]] = true
 		}
-		t.Logf("200 due jobs, 20 owners: %d jobs claimed, each once; %d owners got some", len(byJob), len(owners))
-		if len(byJob) != 200 {
-			t.Fatalf("%d of 200 jobs claimed", len(byJob))
+		t.Logf("100 due jobs, 20 owners: %d jobs claimed, each once; %d owners got some", len(byJob), len(owners))
+		if len(byJob) != 100 {
+			t.Fatalf("%d of 100 jobs claimed", len(byJob))
 		}
 	})
 

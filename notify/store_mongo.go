@@ -36,8 +36,13 @@ type mongoStore struct {
 	// held remembers jobs found under someone else's live lease, until it
 	// ends: they stay in the scan's first rows, and without skipping them a
 	// worker would see only jobs it cannot have.
-	mu   sync.Mutex
-	held map[string]time.Time
+	// held remembers jobs under a live lease (this process's or found
+	// elsewhere), until it ends: a claimed job stays in push_jobs, in the
+	// scan's first rows, and without skipping them a worker would spend its
+	// claim on jobs it cannot have.
+	mu      sync.Mutex
+	held    map[string]time.Time
+	claimMu sync.Mutex
 }
 
 // NewMongoStore creates notify's indexes in d and returns its Store.

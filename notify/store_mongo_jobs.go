@@ -118,13 +118,46 @@ func (s *mongoStore) EnqueueJobs(ctx context.Context, jobs []Job) (int, error) {
 }
 
 func (s *mongoStore) ClaimDueJobs(ctx context.Context, owner string, now time.Time, lease time.Duration, n int) ([]Job, error) {
+	// One claim at a time per process, as the single fetcher of old did:
+	// concurrent scans and claim inserts stall the embedded FerretDB for
+	// seconds, and across processes the unique insert decides anyway.
+	s.claimMu.Lock()
+	defer s.claimMu.Unlock()
+	token := randomID(12)
+	until := now.Add(lease)
+	tried := map[string]bool{}
+	var won []Job
+	// Jobs lost to another worker are skipped on the next round, so that a
+	// worker among many still gets its share of a backlog.
+	for round := 0; round < 5 && len(won) < n; round++ {
+		cands, err := s.claimCandidates(ctx, now, n-len(won), tried)
+		if err != nil || len(cands) == 0 {
+			return won, err
+		}
+		got, err := s.claim(ctx, cands, owner, token, until, now)
+		won = append(won, got...)
+		s.mu.Lock()
+		for _, j := range got {
+			s.held[j.ID] = until
+		}
+		s.mu.Unlock()
+		if err != nil {
+			return won, err
+		}
+	}
+	return won, nil
+}
+
+// claimCandidates returns up to n due jobs not known to be held elsewhere
+// and not tried yet by this call.
+func (s *mongoStore) claimCandidates(ctx context.Context, now time.Time, n int, tried map[string]bool) ([]Job, error) {
 	s.mu.Lock()
 	for id, until := range s.held {
 		if !until.After(now) {
 			delete(s.held, id)
 		}
 	}
-	skip := len(s.held)
+	skip := len(s.held) + len(tried)
 	s.mu.Unlock()
 	// On FerretDB this reads the whole collection, whatever the limit.
 	cur, err := s.jobs.Find(ctx, bson.M{"state": stateScheduled, "run_at": bson.M{"$lte": now}},
@@ -136,29 +169,38 @@ func (s *mongoStore) ClaimDueJobs(ctx context.Context, owner string, now time.Ti
 	if err := cur.All(ctx, &docs); err != nil {
 		return nil, err
 	}
-	token := randomID(12)
-	until := now.Add(lease)
-	var cands []Job
-	var claims []any
+	var out []Job
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, d := range docs {
-		if _, busy := s.held[d.ID]; busy || len(cands) == n {
+		if _, busy := s.held[d.ID]; busy || tried[d.ID] {
 			continue
 		}
-		j := d.job()
+		tried[d.ID] = true
+		out = append(out, d.job())
+		if len(out) == n {
+			break
+		}
+	}
+	return out, nil
+}
+
+// claim inserts a claim on the next attempt of each job; the unique _id
+// decides. Jobs whose next attempt someone else holds are taken over if
+// that lease ran out.
+func (s *mongoStore) claim(ctx context.Context, cands []Job, owner, token string, until, now time.Time) ([]Job, error) {
+	claims := make([]any, len(cands))
+	for i := range cands {
+		j := &cands[i]
 		j.Attempt++
 		j.Claim = Claim{JobID: j.ID, Owner: owner, Token: token, Attempt: j.Attempt, Until: until}
-		cands = append(cands, j)
-		claims = append(claims, claimDoc{ID: claimID(j.ID, j.Attempt), JobID: j.ID, Attempt: j.Attempt,
-			LeaseOwner: owner, LeaseToken: token, LeaseUntil: until, ClaimedAt: now})
-	}
-	s.mu.Unlock()
-	if len(cands) == 0 {
-		return nil, nil
+		claims[i] = claimDoc{ID: claimID(j.ID, j.Attempt), JobID: j.ID, Attempt: j.Attempt,
+			LeaseOwner: owner, LeaseToken: token, LeaseUntil: until, ClaimedAt: now}
 	}
 	_, ierr := s.claims.InsertMany(ctx, claims, options.InsertMany().SetOrdered(false))
 	lost := map[int]bool{}
 	if ierr != nil {
+		var err error
 		if lost, err = duplicateIndexes(ierr); err != nil {
 			// Some claims may have gone in; hand them back so nothing waits a lease out.
 			for _, c := range cands {
@@ -247,6 +289,7 @@ func (s *mongoStore) stillHeld(ctx context.Context, c Claim) (bool, error) {
 }
 
 func (s *mongoStore) FinishJob(ctx context.Context, c Claim, f Finish) error {
+	defer s.let(c.JobID)
 	if ok, err := s.stillHeld(ctx, c); err != nil || !ok {
 		return leaseErr(err)
 	}
@@ -257,6 +300,9 @@ func (s *mongoStore) FinishJob(ctx context.Context, c Claim, f Finish) error {
 	}
 	if err != nil {
 		return err
+	}
+	if d.Attempt >= c.Attempt {
+		return ErrLeaseLost // this claim was spent on a retry
 	}
 	_, err = s.done.InsertOne(ctx, doneDoc{ID: c.JobID, DedupKey: d.DedupKey, Type: d.Type, OutingID: d.OutingID,
 		Recipient: d.Recipient, Outcome: f.Outcome, Attempt: c.Attempt, LastError: f.LastError,
@@ -271,6 +317,13 @@ func (s *mongoStore) FinishJob(ctx context.Context, c Claim, f Finish) error {
 	return err
 }
 
+// let forgets that this process holds a job: it was finished, retried or released.
+func (s *mongoStore) let(jobID string) {
+	s.mu.Lock()
+	delete(s.held, jobID)
+	s.mu.Unlock()
+}
+
 func leaseErr(err error) error {
 	if err != nil {
 		return err
@@ -279,6 +332,7 @@ func leaseErr(err error) error {
 }
 
 func (s *mongoStore) RetryJobAt(ctx context.Context, c Claim, runAt time.Time, r Attempt) error {
+	defer s.let(c.JobID)
 	if ok, err := s.stillHeld(ctx, c); err != nil || !ok {
 		return leaseErr(err)
 	}
@@ -303,6 +357,7 @@ func (s *mongoStore) RetryJobAt(ctx context.Context, c Claim, runAt time.Time, r
 // ReleaseJob deletes the claim unless a successor claimed the attempt
 // after: then the claim may be the record of an attempt that finished.
 func (s *mongoStore) ReleaseJob(ctx context.Context, c Claim) error {
+	defer s.let(c.JobID)
 	if ok, err := s.stillHeld(ctx, c); err != nil || !ok {
 		return err
 	}
