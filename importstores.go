@@ -1,5 +1,3 @@
-//go:build importcmd
-
 package main
 
 import (

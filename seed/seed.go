@@ -13,12 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
-
 	"github.com/clavis-app/clavis/auth"
-	"github.com/clavis-app/clavis/internal/db"
 	"github.com/clavis-app/clavis/internal/fault"
 	"github.com/clavis-app/clavis/matching"
 	"github.com/clavis-app/clavis/matching/availability"
@@ -27,9 +22,6 @@ import (
 // Password is every demo account's password. Demo data only: never seed a
 // production database.
 const Password = "clavis-demo-2026"
-
-// CollRuns records what the seed created, so that a second run reuses it.
-const CollRuns = "seed_runs"
 
 const runID = "halmstad-demo"
 
@@ -66,10 +58,10 @@ var accounts = []account{
 }
 
 type run struct {
-	ID      string            `bson:"_id"`
-	OrgID   string            `bson:"org_id"`
-	Users   map[string]string `bson:"users"`
-	Outings map[string]string `bson:"outings"`
+	ID      string            `bson:"_id" json:"id"`
+	OrgID   string            `bson:"org_id" json:"org_id"`
+	Users   map[string]string `bson:"users" json:"users"`
+	Outings map[string]string `bson:"outings" json:"outings"`
 }
 
 // replayClock is the seed's own clock: outings in the past are replayed from
@@ -93,20 +85,18 @@ func (c *replayClock) set(t time.Time) {
 
 // Run seeds the demo organisation into d (and matching's ms) through the accounts service and
 // a matching service of its own, and prints the logins to out.
-func Run(ctx context.Context, d *db.DB, ms matching.Store, accts *auth.Service, now time.Time, out io.Writer) error {
+func Run(ctx context.Context, runs Runs, ms matching.Store, accts *auth.Service, now time.Time, out io.Writer) error {
 	clk := &replayClock{now: now}
 	svc, err := matching.NewService(ctx, ms, matching.Config{Clock: clk, Directory: matching.AccountsDirectory(accts)})
 	if err != nil {
 		return err
 	}
-	runs := d.Collection(CollRuns)
-	r, err := loadRun(ctx, runs)
+	r, err := runs.Run(ctx, runID)
 	if err != nil {
 		return err
 	}
 	save := func() error {
-		_, err := d.Gate().UpdateOne(ctx, runs, bson.M{"_id": runID}, bson.M{"$set": bson.M{"org_id": r.OrgID, "users": r.Users, "outings": r.Outings}}, options.UpdateOne().SetUpsert(true))
-		return err
+		return runs.SaveRun(ctx, r)
 	}
 	loc, err := time.LoadLocation("Europe/Stockholm")
 	if err != nil {
@@ -282,21 +272,6 @@ func Run(ctx context.Context, d *db.DB, ms matching.Store, accts *auth.Service, 
 	}
 	fmt.Fprintln(out)
 	return nil
-}
-
-func loadRun(ctx context.Context, runs *mongo.Collection) (*run, error) {
-	r := &run{ID: runID}
-	err := runs.FindOne(ctx, bson.M{"_id": runID}).Decode(r)
-	if err != nil && !db.IsNotFound(err) {
-		return nil, err
-	}
-	if r.Users == nil {
-		r.Users = map[string]string{}
-	}
-	if r.Outings == nil {
-		r.Outings = map[string]string{}
-	}
-	return r, nil
 }
 
 // ensureUser returns the demo user's id, creating the account if needed. A

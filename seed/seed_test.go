@@ -6,29 +6,24 @@ import (
 	"testing"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
-
 	"github.com/clavis-app/clavis/auth"
 	"github.com/clavis-app/clavis/internal/clock"
-	"github.com/clavis-app/clavis/internal/db/dbtest"
 	"github.com/clavis-app/clavis/internal/sqlite/sqlitetest"
 	"github.com/clavis-app/clavis/matching"
 )
-
-func TestMain(m *testing.M) { dbtest.Main(m) }
 
 // The seed makes the demo once: a second run adds nothing and prints the
 // same logins; the outings are in the states the demo promises.
 func TestSeedIsIdempotent(t *testing.T) {
 	ctx := context.Background()
-	d := dbtest.New(t)
 	now := time.Date(2026, 11, 25, 19, 0, 0, 0, time.UTC)
 	keys, err := auth.GenerateKeySet()
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Accounts in the same MongoDB database, so that the counts below see them.
-	accountStore, err := auth.NewMongoStore(ctx, d)
+	// Every store in one SQLite file, as the server keeps them.
+	sq := sqlitetest.New(t)
+	accountStore, err := auth.NewSQLiteStore(ctx, sq)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,21 +31,17 @@ func TestSeedIsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sq := sqlitetest.New(t)
 	ms, err := matching.NewSQLiteStore(ctx, sq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, err := NewSQLiteRuns(ctx, sq)
 	if err != nil {
 		t.Fatal(err)
 	}
 	counts := func() map[string]int64 {
 		out := map[string]int64{}
-		for _, c := range []string{"users", "organisations"} {
-			n, err := d.Collection(c).CountDocuments(ctx, bson.M{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			out[c] = n
-		}
-		for _, table := range []string{"outings", "volunteer_profiles", "participant_profiles", "feedback"} {
+		for _, table := range []string{"users", "organisations", "outings", "volunteer_profiles", "participant_profiles", "feedback"} {
 			var n int64
 			if err := sq.QueryRowContext(ctx, "SELECT count(*) FROM "+table).Scan(&n); err != nil {
 				t.Fatal(err)
@@ -60,11 +51,11 @@ func TestSeedIsIdempotent(t *testing.T) {
 		return out
 	}
 	var first, second bytes.Buffer
-	if err := Run(ctx, d, ms, accts, now, &first); err != nil {
+	if err := Run(ctx, runs, ms, accts, now, &first); err != nil {
 		t.Fatal(err)
 	}
 	after1 := counts()
-	if err := Run(ctx, d, ms, accts, now.Add(time.Hour), &second); err != nil {
+	if err := Run(ctx, runs, ms, accts, now.Add(time.Hour), &second); err != nil {
 		t.Fatalf("second run: %v", err)
 	}
 	after2 := counts()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/clavis-app/clavis/internal/db"
 	"github.com/clavis-app/clavis/internal/db/dbtest"
+	"github.com/clavis-app/clavis/internal/db/ferret"
 )
 
 // ferretIDQuery and ferretIDUpdate are the statements FerretDB v1.24.2's
@@ -32,7 +33,7 @@ const (
 // its data directory and can restart it.
 func openTestStore(t *testing.T, dir string) *db.DB {
 	t.Helper()
-	d, err := db.Open(context.Background(), db.Config{DataDir: dir, Database: "idl"})
+	d, err := ferret.Open(context.Background(), ferret.Config{DataDir: dir, Database: "idl"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
-	"github.com/clavis-app/clavis/internal/db"
+	"github.com/clavis-app/clavis/internal/db/ferret"
 	"github.com/clavis-app/clavis/internal/ferretdump"
 )
 
@@ -64,7 +64,7 @@ func TestRoundTripThroughFerretDB(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	dir := t.TempDir()
-	d, err := db.Open(ctx, db.Config{DataDir: dir})
+	d, err := ferret.Open(ctx, ferret.Config{DataDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}

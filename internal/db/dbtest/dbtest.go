@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/clavis-app/clavis/internal/db"
+	"github.com/clavis-app/clavis/internal/db/ferret"
 )
 
 var (
@@ -55,7 +56,11 @@ func start(t testing.TB) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		shared, openErr = db.Open(ctx, db.Config{URI: uri, DataDir: dir})
+		if uri != "" {
+			shared, openErr = db.Open(ctx, db.Config{URI: uri})
+			return
+		}
+		shared, openErr = ferret.Open(ctx, ferret.Config{DataDir: dir})
 	})
 	if openErr != nil {
 		t.Fatalf("start test database: %v", openErr)

@@ -1,4 +1,4 @@
-package db
+package db_test
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
+	"github.com/clavis-app/clavis/internal/db"
+	"github.com/clavis-app/clavis/internal/db/ferret"
 	"github.com/clavis-app/clavis/internal/logtest"
 )
 
@@ -19,17 +21,17 @@ import (
 // <db>.sqlite would stop FerretDB from starting next time).
 func TestLookupIndexFailureOnlyWarns(t *testing.T) {
 	ctx := context.Background()
-	d, err := Open(ctx, Config{DataDir: t.TempDir()})
+	d, err := ferret.Open(ctx, ferret.Config{DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = d.Close(ctx) })
 	var logs logtest.Buffer
 	wrong := t.TempDir()
-	registerEmbedded(d.Client, embeddedStore{dir: wrong, log: slog.New(slog.NewTextHandler(&logs, nil))})
+	db.RegisterEmbeddedAt(d.Client, wrong, slog.New(slog.NewTextHandler(&logs, nil)))
 
 	coll := d.Collection("jobs")
-	if err := EnsureIndexes(ctx, coll, mongo.IndexModel{Keys: bson.D{{Key: "at", Value: 1}}}); err != nil {
+	if err := db.EnsureIndexes(ctx, coll, mongo.IndexModel{Keys: bson.D{{Key: "at", Value: 1}}}); err != nil {
 		t.Fatalf("EnsureIndexes must not fail for the lookup index: %v", err)
 	}
 	if _, err := coll.InsertOne(ctx, bson.M{"_id": "j1"}); err != nil {
@@ -48,21 +50,21 @@ func TestLookupIndexFailureOnlyWarns(t *testing.T) {
 
 // Against MongoDB, or any client Open did not start, nothing is attempted.
 func TestLookupIndexOnlyForEmbeddedClients(t *testing.T) {
-	if _, ok := embeddedStoreOf(nil); ok {
+	if db.IsEmbeddedClient(nil) {
 		t.Fatal("a nil client must not count as embedded")
 	}
 	ctx := context.Background()
-	d, err := Open(ctx, Config{DataDir: t.TempDir()})
+	d, err := ferret.Open(ctx, ferret.Config{DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := embeddedStoreOf(d.Client); !ok {
+	if !db.IsEmbeddedClient(d.Client) {
 		t.Fatal("Open in embedded mode must register its client")
 	}
 	if err := d.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := embeddedStoreOf(d.Client); ok {
+	if db.IsEmbeddedClient(d.Client) {
 		t.Fatal("Close must forget the client")
 	}
 }
