@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
@@ -46,10 +47,11 @@ var notImported = map[string]string{
 	"seed_runs":        "demo seed bookkeeping",
 }
 
-// checkFerretDBImported is the server's start check (embedded mode only):
-// a data directory with the old FerretDB file and no clavis.db has data the
-// new store would not see.
-func checkFerretDBImported(dataDir string) error {
+// checkFerretDBImported is the server's start check (embedded mode only),
+// to run before anything opens clavis.db: a data directory with the old
+// FerretDB file has data the new store would not see unless clavis.db
+// records that the import ran.
+func checkFerretDBImported(ctx context.Context, dataDir string) error {
 	old, err := ferretdump.Exists(dataDir)
 	if err != nil {
 		return fmt.Errorf("check %s: %w", ferretdump.Path(dataDir), err)
@@ -57,14 +59,30 @@ func checkFerretDBImported(dataDir string) error {
 	if !old {
 		return nil
 	}
-	if _, err := os.Stat(filepath.Join(dataDir, sqlite.FileName)); err == nil {
-		return nil
+	path := filepath.Join(dataDir, sqlite.FileName)
+	if _, err := os.Stat(path); err == nil {
+		d, err := sqlite.Open(ctx, path)
+		if err != nil {
+			return err
+		}
+		var n int
+		err = d.QueryRowContext(ctx, `SELECT count(*) FROM `+importTable).Scan(&n)
+		_ = d.Close()
+		if err == nil && n > 0 {
+			return nil
+		}
+		if err != nil && !strings.Contains(err.Error(), "no such table") {
+			return fmt.Errorf("check %s: %w", path, err)
+		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	return fmt.Errorf("%s holds the database of an earlier release (%s) and no %s: run `clavis import-ferretdb` once with the same CLAVIS_DATA_DIR to move its data (the old file is kept)",
-		dataDir, ferretdump.FileName, sqlite.FileName)
+	return fmt.Errorf("%s holds the database of an earlier release (%s) that was never imported: run `clavis import-ferretdb` once with the same CLAVIS_DATA_DIR to move its data (the old file is kept), or move %s away if its data is not wanted",
+		dataDir, ferretdump.FileName, ferretdump.FileName)
 }
+
+// importTable records in clavis.db that the old file was imported.
+const importTable = "ferretdb_import"
 
 // runImportFerretDB is `clavis import-ferretdb`.
 func runImportFerretDB(ctx context.Context, getenv func(string) string, out io.Writer) error {
@@ -114,14 +132,16 @@ func importFerretDB(ctx context.Context, dataDir string, targets []importTarget,
 		removeDB(tmpPath)
 		return nil, fmt.Errorf("import stopped, nothing was kept (%s is untouched): %w", oldPath, err)
 	}
-	// Rename over an empty clavis.db only when SQLite left nothing of it
-	// behind: a stale -wal would be replayed into the new file.
-	for _, side := range []string{"-wal", "-shm", "-journal"} {
-		if _, err := os.Stat(tmpPath + side); err == nil {
+	// Rename only when SQLite left nothing beside either file: a stale -wal
+	// would be replayed into the new one (and beside an existing empty
+	// clavis.db it means a process has it open).
+	for _, p := range []string{tmpPath + "-wal", tmpPath + "-journal", newPath + "-wal", newPath + "-journal"} {
+		if _, err := os.Stat(p); err == nil {
 			removeDB(tmpPath)
-			return nil, fmt.Errorf("%s%s was left after closing: import not kept", tmpPath, side)
+			return nil, fmt.Errorf("%s exists (is a server running on this data directory?): import not kept", p)
 		}
 	}
+	_ = os.Remove(newPath + "-shm")
 	if err := os.Rename(tmpPath, newPath); err != nil {
 		removeDB(tmpPath)
 		return nil, err
@@ -165,6 +185,18 @@ func fill(ctx context.Context, old *ferretdump.Reader, path string, targets []im
 			counts[c] = n
 			log.Info("imported", "package", t.pkg, "collection", c, "read", len(docs), "stored", n)
 		}
+	}
+	var total int
+	for _, n := range counts {
+		total += n
+	}
+	if _, err := d.ExecContext(ctx, `CREATE TABLE `+importTable+` (source TEXT NOT NULL, imported_at INTEGER NOT NULL, documents INTEGER NOT NULL) STRICT`); err != nil {
+		_ = d.Close()
+		return nil, err
+	}
+	if _, err := d.ExecContext(ctx, `INSERT INTO `+importTable+` VALUES (?, ?, ?)`, old.Path(), sqlite.Millis(time.Now()), total); err != nil {
+		_ = d.Close()
+		return nil, err
 	}
 	for _, c := range old.Collections() {
 		if taken[c] {

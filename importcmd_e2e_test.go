@@ -21,7 +21,7 @@ func TestImportFerretDBFixtureIntoStores(t *testing.T) {
 			t.Errorf("%s: stored %d, the fixture holds %d", c, counts[c], want)
 		}
 	}
-	if err := checkFerretDBImported(dir); err != nil {
+	if err := checkFerretDBImported(context.Background(), dir); err != nil {
 		t.Errorf("start check after the import: %v", err)
 	}
 }

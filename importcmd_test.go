@@ -90,7 +90,7 @@ func TestImportFerretDBMovesEveryCollectionOnce(t *testing.T) {
 	ctx := context.Background()
 	dir := oldDataDir(t)
 	before := fileSum(t, ferretdump.Path(dir))
-	if err := checkFerretDBImported(dir); err == nil || !strings.Contains(err.Error(), "clavis import-ferretdb") {
+	if err := checkFerretDBImported(ctx, dir); err == nil || !strings.Contains(err.Error(), "clavis import-ferretdb") {
 		t.Fatalf("start check before the import: %v", err)
 	}
 
@@ -131,7 +131,7 @@ func TestImportFerretDBMovesEveryCollectionOnce(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, sqlite.FileName+".import")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("temporary file left: %v", err)
 	}
-	if err := checkFerretDBImported(dir); err != nil {
+	if err := checkFerretDBImported(ctx, dir); err != nil {
 		t.Errorf("start check after the import: %v", err)
 	}
 
@@ -142,6 +142,7 @@ func TestImportFerretDBMovesEveryCollectionOnce(t *testing.T) {
 }
 
 func TestImportFerretDBFailureKeepsNothing(t *testing.T) {
+	ctx := context.Background()
 	dir := oldDataDir(t)
 	_, err := importFerretDB(context.Background(), dir, fakeTargets("outings"), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err == nil || !strings.Contains(err.Error(), "matching.outings: refused by the test") {
@@ -155,7 +156,7 @@ func TestImportFerretDBFailureKeepsNothing(t *testing.T) {
 		}
 		t.Errorf("data dir holds %v, want only the old file", names)
 	}
-	if err := checkFerretDBImported(dir); err == nil {
+	if err := checkFerretDBImported(ctx, dir); err == nil {
 		t.Error("the server would start after a failed import")
 	}
 }
@@ -167,6 +168,11 @@ func TestImportFerretDBReplacesAnEmptyStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A store a new server created before the import: the start check
+	// still refuses, since nothing was imported into it.
+	if err := checkFerretDBImported(ctx, dir); err == nil || !strings.Contains(err.Error(), "never imported") {
+		t.Errorf("start check on an empty clavis.db beside the old file: %v", err)
+	}
 	for _, q := range []string{`CREATE TABLE auth_schema (v INTEGER)`, `INSERT INTO auth_schema VALUES (1)`, `CREATE TABLE users (id TEXT)`} {
 		if _, err := d.ExecContext(ctx, q); err != nil {
 			t.Fatal(err)
@@ -177,6 +183,9 @@ func TestImportFerretDBReplacesAnEmptyStore(t *testing.T) {
 	if err != nil || counts["users"] != 8 {
 		t.Fatalf("import over a store with only migrations: %v, %v", counts, err)
 	}
+	if err := checkFerretDBImported(ctx, dir); err != nil {
+		t.Errorf("start check after the import: %v", err)
+	}
 }
 
 func TestImportFerretDBNeedsTheOldFile(t *testing.T) {
@@ -184,7 +193,7 @@ func TestImportFerretDBNeedsTheOldFile(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "nothing to import") {
 		t.Errorf("err = %v", err)
 	}
-	if err := checkFerretDBImported(t.TempDir()); err != nil {
+	if err := checkFerretDBImported(context.Background(), t.TempDir()); err != nil {
 		t.Errorf("start check on a new data dir: %v", err)
 	}
 	var out bytes.Buffer

@@ -44,6 +44,7 @@ func Exists(dataDir string) (bool, error) {
 
 // Reader reads one FerretDB database file.
 type Reader struct {
+	path   string
 	db     *sql.DB
 	tables map[string]string // collection name → SQLite table
 }
@@ -71,7 +72,7 @@ func Open(ctx context.Context, path string) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Reader{db: db, tables: map[string]string{}}
+	r := &Reader{path: abs, db: db, tables: map[string]string{}}
 	rows, err := db.QueryContext(ctx, `SELECT name, table_name FROM _ferretdb_collections`)
 	if err != nil {
 		_ = db.Close()
@@ -92,6 +93,9 @@ func Open(ctx context.Context, path string) (*Reader, error) {
 	}
 	return r, nil
 }
+
+// Path is the file's absolute path.
+func (r *Reader) Path() string { return r.path }
 
 // Close closes the file.
 func (r *Reader) Close() error { return r.db.Close() }
