@@ -35,7 +35,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 	warnOpenDataDir(log, cfg.DataDir)
 	started := time.Now()
 	if cfg.MongoURI == "" {
-		if err := checkFerretDBImported(cfg.DataDir); err != nil {
+		if err := checkFerretDBImported(ctx, cfg.DataDir); err != nil {
 			return err
 		}
 	}
