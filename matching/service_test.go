@@ -715,3 +715,41 @@ func (f *fixture) count(table string) int {
 	}
 	return n
 }
+
+// Erasing a coordinator replaces their id where outings name them (the
+// creator of an outing made for a participant, actor in its history),
+// as for participants and volunteers; the participant's outing stays theirs.
+func TestEraseCoordinatorFromOutings(t *testing.T) {
+	f := newFixture(t)
+	p := f.user(auth.RoleParticipant, "Sara Lind")
+	c := f.user(auth.RoleCoordinator, "Cecilia Berg")
+	v := f.volunteer("Vera Holm")
+	start := f.clock.Now().Add(48 * time.Hour)
+	o, err := f.svc.CreateOuting(f.ctx, c, OutingRequest{ParticipantID: p.UserID, Kind: KindWalk, StartsAt: start, EndsAt: start.Add(time.Hour),
+		MeetingPoint: MeetingPoint{Lat: 56.6744, Lon: 12.8578}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t)(f.svc.Accept(f.ctx, v, o.ID))
+	must(t)(f.svc.Approve(f.ctx, c, o.ID))
+	if got := f.stored(o.ID); got.CreatedBy != c.UserID {
+		t.Fatalf("created by %q", got.CreatedBy)
+	}
+	if err := f.svc.PersonalHook().Erase(f.ctx, c.UserID); err != nil {
+		t.Fatal(err)
+	}
+	got := f.stored(o.ID)
+	if got.CreatedBy != ErasedActor || got.ParticipantID != p.UserID || got.VolunteerID != v.UserID || got.Status != StatusConfirmed || got.Erased {
+		t.Fatalf("after the coordinator's erasure: %+v", got)
+	}
+	actors := map[string]bool{}
+	for _, h := range got.History {
+		actors[h.ActorID] = true
+	}
+	if actors[c.UserID] || !actors[ErasedActor] || !actors[v.UserID] {
+		t.Fatalf("history actors %v", actors)
+	}
+	if outs, _ := f.svc.st.OutingsOfUser(f.ctx, c.UserID); len(outs) != 0 {
+		t.Fatalf("the coordinator is still named by %d outings", len(outs))
+	}
+}
