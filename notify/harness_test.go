@@ -10,7 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
 	"github.com/clavis-app/clavis/internal/clock"
+	"github.com/clavis-app/clavis/internal/db"
 	"github.com/clavis-app/clavis/internal/db/dbtest"
 	"github.com/clavis-app/clavis/internal/fault"
 	"github.com/clavis-app/clavis/internal/logtest"
@@ -96,15 +100,17 @@ func (o *testOutings) ConfirmedOutingsBetween(_ context.Context, from, to time.T
 // harness is one database file, one fake FCM and a fake clock shared by
 // one or more services ("servers").
 type harness struct {
-	t     *testing.T
-	db    *sqlite.DB
-	st    Store
-	fcm   *fcmfake.Server
-	clock *clock.Fake
-	dir   *testDirectory
-	logs  *logtest.Buffer
-	tune  Tuning
-	cfg   func(*Config)
+	t  *testing.T
+	db *sqlite.DB
+	st Store
+	// reopen, when set, opens a second store on the same database (Mongo).
+	reopen func() Store
+	fcm    *fcmfake.Server
+	clock  *clock.Fake
+	dir    *testDirectory
+	logs   *logtest.Buffer
+	tune   Tuning
+	cfg    func(*Config)
 	// logLevel of the services' logs (Info unless a test wants more).
 	logLevel slog.Level
 }
@@ -121,6 +127,36 @@ func newHarness(t *testing.T) *harness {
 	h.dir.setCoordinators("org1", "coord1")
 	h.dir.add("coord1", Recipient{Language: "sv", TimeZone: "Europe/Stockholm"})
 	return h
+}
+
+// newMongoHarness is a harness on FerretDB through the Mongo engine; a
+// second store is a second client with its own write gate.
+func newMongoHarness(t *testing.T) *harness {
+	t.Helper()
+	h := newHarness(t)
+	d := dbtest.New(t)
+	h.db = nil
+	h.st = openMongoStore(t, d)
+	h.reopen = func() Store {
+		client, err := mongo.Connect(options.Client().ApplyURI(d.URI))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = client.Disconnect(context.Background()) })
+		d2 := &db.DB{Database: client.Database(d.Name()), Client: client, Embedded: d.Embedded, URI: d.URI}
+		d2.SetGate(db.NewGate(d.Embedded))
+		return openMongoStore(t, d2)
+	}
+	return h
+}
+
+func openMongoStore(t *testing.T, d *db.DB) Store {
+	t.Helper()
+	st, err := NewMongoStore(context.Background(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
 
 // server is one running (or stoppable) Service.
@@ -140,12 +176,11 @@ func (h *harness) store(d *sqlite.DB) Store {
 	return st
 }
 
-// newServer makes a Service on handle d (nil: the harness's own handle).
-func (h *harness) newServer(d *sqlite.DB, owner string) *server {
+// newServer makes a Service on store st (nil: the harness's own).
+func (h *harness) newServer(st Store, owner string) *server {
 	h.t.Helper()
-	st := h.st
-	if d != nil {
-		st = h.store(d)
+	if st == nil {
+		st = h.st
 	}
 	sender, err := NewFCMSender(context.Background(), FCMConfig{Endpoint: h.fcm.URL, ProjectID: "clavis-test"})
 	if err != nil {
@@ -188,16 +223,19 @@ func (s *server) stop() {
 	s.cancel = nil
 }
 
-// secondHandle opens the same database file again, with its own
-// connection pool: as a second server process would.
-func (h *harness) secondHandle() *sqlite.DB {
+// secondStore opens the same database again, with its own connection
+// pool (and, on Mongo, its own write gate): as a second server process would.
+func (h *harness) secondStore() Store {
 	h.t.Helper()
+	if h.reopen != nil {
+		return h.reopen()
+	}
 	d, err := sqlite.Open(context.Background(), h.db.Path)
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	h.t.Cleanup(func() { _ = d.Close() })
-	return d
+	return h.store(d)
 }
 
 // person registers a user with one device named "tok-<id>".
@@ -330,6 +368,9 @@ func (h *harness) dumpLogsOnFailure() {
 		if h.t.Failed() {
 			h.t.Logf("service logs:\n%s", h.logs.String())
 			h.t.Logf("clock: %s", h.clock.Now().UTC())
+			if h.db == nil {
+				return
+			}
 			rows, err := h.db.Query(`SELECT id, kind, type, outing_id, recipient, run_at, attempt, lease_owner, lease_until, outcome
 				FROM push_jobs ORDER BY run_at LIMIT 40`)
 			if err != nil {

@@ -40,7 +40,7 @@ type Recipient struct {
 	// TimeZone is an IANA zone (the organisation's); empty means Europe/Stockholm.
 	TimeZone string
 	// QuietHours is true for people who get no pushes 22:00–07:00 local time
-	// (participants), except for an outing starting within 3 hours.
+	// (participants), except about an outing that starts before they end plus an hour.
 	QuietHours bool
 }
 

@@ -224,8 +224,8 @@ func (p *pool) process(ctx context.Context, items []*item) {
 			continue
 		}
 		for _, who := range it.people {
-			if who.r.QuietHours && !urgent(j.Type, j.StartsAt, now) {
-				if until, quiet := quietUntil(now, who.loc); quiet {
+			if who.r.QuietHours {
+				if until, wait := deferUntil(j.StartsAt, now, who.loc); wait {
 					if t.deferTo.IsZero() || until.Before(t.deferTo) {
 						t.deferTo = until
 					}

@@ -2,18 +2,19 @@ package notify
 
 import (
 	"time"
-
-	"github.com/clavis-app/clavis/matching"
 )
 
 // Quiet hours: a recipient who has them gets no pushes from 22:00 to 07:00
-// local time. Pushes are deferred to 07:00, never dropped, except those a
-// person needs before the night is over: a reminder, a missed check-in or
-// a cancellation for an outing starting within three hours goes at once.
+// in their own time zone. A push waits for 07:00 only if it can: one about
+// an outing that starts before the quiet hours end, plus an hour (news of
+// a late-night outing, or of one early next morning), goes at once, whatever
+// its type; waiting would bring it after the outing, or too late to act on.
 const (
-	quietFrom   = 22
-	quietTo     = 7
-	urgentAhead = 3 * time.Hour
+	quietFrom = 22
+	quietTo   = 7
+	// morningLead is how long after the quiet hours end an outing must start
+	// for news of it to wait for the morning.
+	morningLead = time.Hour
 )
 
 var defaultLocation = func() *time.Location {
@@ -38,11 +39,12 @@ func quietUntil(now time.Time, loc *time.Location) (time.Time, bool) {
 	return time.Date(day.Year(), day.Month(), day.Day(), quietTo, 0, 0, 0, loc), true
 }
 
-// urgent reports whether a push may break quiet hours.
-func urgent(pushType string, startsAt, now time.Time) bool {
-	switch pushType {
-	case matching.EventReminder, matching.EventCheckinMissed, matching.EventCancelled:
-		return startsAt.Sub(now) <= urgentAhead
+// deferUntil reports whether a push about an outing starting at startsAt
+// waits for the end of the recipient's quiet hours, and until when.
+func deferUntil(startsAt, now time.Time, loc *time.Location) (time.Time, bool) {
+	until, quiet := quietUntil(now, loc)
+	if !quiet || startsAt.Before(until.Add(morningLead)) {
+		return time.Time{}, false
 	}
-	return false
+	return until, true
 }

@@ -277,15 +277,21 @@ func (s *mongoStore) NextClaimableAt(ctx context.Context, now time.Time) (time.T
 // stillHeld reports whether c is still the job's live claim: its claim
 // document is there with c's token and nobody claimed the attempt after.
 func (s *mongoStore) stillHeld(ctx context.Context, c Claim) (bool, error) {
-	cur, err := s.claims.Find(ctx, bson.M{"_id": bson.M{"$in": []string{claimID(c.JobID, c.Attempt), claimID(c.JobID, c.Attempt+1)}}})
-	if err != nil {
+	// Exact _id lookups: FerretDB answers them without reading the whole
+	// collection, which an $in filter would.
+	var mine claimDoc
+	err := s.claims.FindOne(ctx, bson.M{"_id": claimID(c.JobID, c.Attempt)}).Decode(&mine)
+	if db.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil || mine.LeaseToken != c.Token {
 		return false, err
 	}
-	var cs []claimDoc
-	if err := cur.All(ctx, &cs); err != nil {
-		return false, err
+	err = s.claims.FindOne(ctx, bson.M{"_id": claimID(c.JobID, c.Attempt+1)}).Err()
+	if db.IsNotFound(err) {
+		return true, nil
 	}
-	return len(cs) == 1 && cs[0].Attempt == c.Attempt && cs[0].LeaseToken == c.Token, nil
+	return false, err
 }
 
 func (s *mongoStore) FinishJob(ctx context.Context, c Claim, f Finish) error {

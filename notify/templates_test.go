@@ -106,9 +106,24 @@ func TestQuietHours(t *testing.T) {
 			t.Errorf("%s: until %s, want %s", c.local, until.In(stockholm).Format("2006-01-02 15:04"), c.until)
 		}
 	}
+	// At 23:00 news of an outing before 08:00 goes at once; later ones wait for 07:00.
 	now := time.Date(2026, 3, 2, 23, 0, 0, 0, stockholm)
-	if !urgent("outing.reminder", now.Add(2*time.Hour), now) || urgent("outing.reminder", now.Add(4*time.Hour), now) ||
-		urgent("outing.approved", now.Add(time.Hour), now) {
-		t.Fatal("only reminders, missed check-ins and cancellations within 3 h may break quiet hours")
+	morning := time.Date(2026, 3, 3, 7, 0, 0, 0, stockholm)
+	for _, c := range []struct {
+		start time.Time
+		wait  bool
+	}{
+		{now.Add(3 * time.Minute), false},
+		{morning.Add(59 * time.Minute), false},
+		{morning.Add(time.Hour), true},
+		{now.Add(7 * 24 * time.Hour), true},
+	} {
+		until, wait := deferUntil(c.start, now, stockholm)
+		if wait != c.wait || wait && !until.Equal(morning) {
+			t.Errorf("outing at %s: wait %v until %s, want %v", c.start.In(stockholm).Format("Jan 2 15:04"), wait, until, c.wait)
+		}
+	}
+	if _, wait := deferUntil(now.Add(7*24*time.Hour), time.Date(2026, 3, 3, 12, 0, 0, 0, stockholm), stockholm); wait {
+		t.Error("a push waited outside the quiet hours")
 	}
 }
