@@ -86,7 +86,7 @@ func newFixture(b *testing.B) *fixture {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := seed.Run(ctx, seeded, seededMatching, seedAccounts, time.Now(), io.Discard); err != nil {
+	if err := seed.Run(ctx, seed.NewMongoRuns(seeded), seededMatching, seedAccounts, time.Now(), io.Discard); err != nil {
 		b.Fatalf("seed: %v", err)
 	}
 
