@@ -282,7 +282,7 @@ func TestOversizeBodyOverRealListener(t *testing.T) {
 func TestClientAddressFromTrustedProxyOnly(t *testing.T) {
 	ipRoute := func(s *api.Server) {
 		_ = s.Handle(api.Route{Method: "GET", Path: "/test/ip", Summary: "ip"}, func(c *fiber.Ctx) error {
-			return c.SendString(c.IP())
+			return c.SendString(api.ClientIP(c))
 		})
 	}
 	for _, tc := range []struct {

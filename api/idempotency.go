@@ -118,7 +118,7 @@ func (s *Server) idempotent(h fiber.Handler) fiber.Handler {
 		who := Caller(c)
 		sum := sha256.New()
 		sum.Write([]byte(c.Method() + " " + c.Path() + "\n"))
-		sum.Write(bytes.TrimSpace(c.Body()))
+		sum.Write(bytes.TrimSpace(c.Request().Body())) // raw: encoded bodies never get here
 		fingerprint := hex.EncodeToString(sum.Sum(nil))
 		ctx := c.UserContext()
 		now := s.deps.Clock.Now().UTC().Truncate(time.Millisecond)

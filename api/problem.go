@@ -46,16 +46,17 @@ var kinds = map[fault.Kind]kindInfo{
 
 // statusSlugs covers statuses that reach us as plain Fiber errors.
 var statusSlugs = map[int]kindInfo{
-	fiber.StatusBadRequest:            kinds[fault.Malformed],
-	fiber.StatusUnauthorized:          kinds[fault.Unauthenticated],
-	fiber.StatusForbidden:             kinds[fault.Forbidden],
-	fiber.StatusNotFound:              kinds[fault.NotFound],
-	fiber.StatusMethodNotAllowed:      {fiber.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed"},
-	fiber.StatusRequestEntityTooLarge: kinds[fault.TooLarge],
-	fiber.StatusUnsupportedMediaType:  {fiber.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported media type"},
-	fiber.StatusTooManyRequests:       kinds[fault.RateLimited],
-	fiber.StatusRequestTimeout:        {fiber.StatusRequestTimeout, "timeout", "Request timeout"},
-	fiber.StatusServiceUnavailable:    {fiber.StatusServiceUnavailable, "unavailable", "Service unavailable"},
+	fiber.StatusBadRequest:                  kinds[fault.Malformed],
+	fiber.StatusUnauthorized:                kinds[fault.Unauthenticated],
+	fiber.StatusForbidden:                   kinds[fault.Forbidden],
+	fiber.StatusNotFound:                    kinds[fault.NotFound],
+	fiber.StatusMethodNotAllowed:            {fiber.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed"},
+	fiber.StatusRequestEntityTooLarge:       kinds[fault.TooLarge],
+	fiber.StatusUnsupportedMediaType:        {fiber.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported media type"},
+	fiber.StatusTooManyRequests:             kinds[fault.RateLimited],
+	fiber.StatusRequestTimeout:              {fiber.StatusRequestTimeout, "timeout", "Request timeout"},
+	fiber.StatusRequestHeaderFieldsTooLarge: {fiber.StatusRequestHeaderFieldsTooLarge, "headers-too-large", "Request headers too large"},
+	fiber.StatusServiceUnavailable:          {fiber.StatusServiceUnavailable, "unavailable", "Service unavailable"},
 }
 
 // errorHandler turns every error a handler or Fiber returns into a problem.
