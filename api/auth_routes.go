@@ -132,7 +132,7 @@ func (s *Server) register(c *fiber.Ctx) error {
 		return err
 	}
 	u, err := a.Register(c.UserContext(), auth.Registration{Email: b.Email, Password: b.Password, Name: b.Name,
-		Role: auth.Role(b.Role), OrgID: b.OrganisationID, Language: b.Language, Addr: c.IP()})
+		Role: auth.Role(b.Role), OrgID: b.OrganisationID, Language: b.Language, Addr: ClientIP(c)})
 	if err != nil {
 		return err
 	}
