@@ -1,30 +1,17 @@
 package api_test
 
 import (
-	"context"
 	"encoding/csv"
 	"fmt"
-	"io"
-	"log/slog"
-	"math/rand/v2"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/event"
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
-
-	"github.com/clavis-app/clavis/api"
 	"github.com/clavis-app/clavis/auth"
-	"github.com/clavis-app/clavis/internal/db"
-	"github.com/clavis-app/clavis/internal/db/dbtest"
 	"github.com/clavis-app/clavis/matching"
-	"github.com/clavis-app/clavis/matching/availability"
 )
 
 // realPlace is a row of matching/testdata/places.csv (real places in
@@ -319,194 +306,4 @@ func TestPreferencesEndpoints(t *testing.T) {
 	}
 	status, body = e.Call("POST", "/v1/outings/"+o.ID+"/accept", v.Token, nil)
 	e.Want(status, body, 200)
-}
-
-// ---- round trips ----
-
-// roundTrips is a second app on the same database as e, built on a client
-// whose command monitor counts every command sent to this test's database.
-type roundTrips struct {
-	srv  *api.Server
-	mu   sync.Mutex
-	cmds []string
-	on   bool
-}
-
-func newRoundTrips(t *testing.T, e *testEnv) *roundTrips {
-	t.Helper()
-	ctx := context.Background()
-	r := &roundTrips{}
-	name := e.DB.Name()
-	mon := &event.CommandMonitor{Started: func(_ context.Context, ev *event.CommandStartedEvent) {
-		if ev.DatabaseName != name {
-			return
-		}
-		// The command and the collection it reads, e.g. "find outings".
-		what := ev.CommandName
-		if coll, ok := ev.Command.Lookup(ev.CommandName).StringValueOK(); ok {
-			what += " " + coll
-		}
-		r.mu.Lock()
-		if r.on {
-			r.cmds = append(r.cmds, what)
-		}
-		r.mu.Unlock()
-	}}
-	client, err := mongo.Connect(options.Client().ApplyURI(dbtest.URI(t)).SetMonitor(mon))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.Disconnect(context.Background()) })
-	md := &db.DB{Database: client.Database(name), Client: client, Embedded: e.DB.Embedded, URI: e.DB.URI}
-	md.SetGate(e.DB.Gate())
-	accounts, err := auth.New(ctx, auth.Config{Store: e.AuthStore, Keys: auth.NewKeySet(e.SigningKey), Clock: e.Clock, Hash: auth.TestHashParams})
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := matching.NewService(ctx, e.Matching, matching.Config{Clock: e.Clock, Directory: matching.AccountsDirectory(accounts)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := matching.NewMatcher(ctx, svc, matching.MatcherConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.srv, err = api.New(api.Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), DB: md, Auth: accounts, Accounts: accounts,
-		Matching: svc, Matcher: m, Clock: e.Clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
-
-// call sends one request and returns its status and the commands it sent.
-func (r *roundTrips) call(t *testing.T, path, token string) (int, []byte, []string) {
-	t.Helper()
-	r.mu.Lock()
-	r.cmds, r.on = nil, true
-	r.mu.Unlock()
-	resp, body := doRequest(t, r.srv, "GET", path, token, nil)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.on = false
-	return resp.StatusCode, body, slices.Clone(r.cmds)
-}
-
-// seedVolunteers inserts n active volunteers of org (accounts and
-// profiles: accounts through the accounts' store, profiles in bulk straight
-// into their collection with the fields the store writes) with homes within about 40 km of lat, lon, each available
-// 07:00–21:00 on day. One slot rather than seven keeps the documents small:
-// under -race the embedded FerretDB records a stack trace for every
-// sub-document it handles, and seeding 10 000 week-long profiles took 26 s.
-func seedVolunteers(tb testing.TB, e *testEnv, st matching.Store, org string, n, from int, lat, lon float64, day time.Weekday, rng *rand.Rand) []string {
-	tb.Helper()
-	ctx := context.Background()
-	weekday := []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}[day]
-	spec := &availability.Spec{TimeZone: "Europe/Stockholm", Weekly: []availability.SlotSpec{{Weekday: weekday, Start: "07:00", End: "21:00"}},
-		Exceptions: []availability.Exception{}}
-	now := testNow
-	users := make([]auth.UserRecord, 0, n)
-	profiles := make([]matching.VolunteerProfile, 0, n)
-	ids := make([]string, 0, n)
-	for i := range n {
-		id := fmt.Sprintf("seedvol%06d", from+i)
-		ids = append(ids, id)
-		users = append(users, auth.UserRecord{User: auth.User{ID: id, Email: id + "@example.org", Name: fmt.Sprintf("Volunteer %d", from+i),
-			Role: auth.RoleVolunteer, OrgID: org, Status: auth.StatusActive, Language: "sv", CreatedAt: now}, UpdatedAt: now})
-		hLat := lat + (rng.Float64()*2-1)*0.36 // ±40 km north-south
-		hLon := lon + (rng.Float64()*2-1)*0.65 // ±40 km east-west at 56°N
-		profiles = append(profiles, matching.VolunteerProfile{
-			UserID: id, OrgID: org, Status: auth.StatusActive, HasProfile: true,
-			Home: matching.GeoPoint{Lat: hLat, Lon: hLon}, HomeCell: matching.HomeCell(hLat, hLon),
-			TravelRadiusKm: float64(3 + rng.IntN(28)), Languages: []string{"sv"}, Gender: "female",
-			Skills: []string{"walking"}, MaxOutingsPerWeek: 3, Availability: spec, Commitments: []matching.Commitment{},
-			Rev: 1, UpdatedAt: now,
-		})
-	}
-	for from := 0; from < n; from += 1000 {
-		to := min(n, from+1000)
-		for _, u := range users[from:to] {
-			if err := e.AuthStore.InsertUser(ctx, u); err != nil {
-				tb.Fatal(err)
-			}
-		}
-		for _, p := range profiles[from:to] {
-			if _, err := st.UpdateVolunteer(ctx, p.UserID, true, func(q *matching.VolunteerProfile) (bool, error) {
-				*q = p
-				return true, nil
-			}); err != nil {
-				tb.Fatal(err)
-			}
-		}
-	}
-	return ids
-}
-
-// The candidates and offers endpoints make the same number of database
-// round trips at 100 volunteers as at 10 000. Under -race this test takes
-// about 40 s on two cores, half of it seeding and half the candidates
-// request at 10 000 (the embedded FerretDB scans and decodes every profile).
-func TestCandidatesAndOffersRoundTripsAreFixed(t *testing.T) {
-	const large = 10_000
-	e := newTestEnv(t)
-	rt := newRoundTrips(t, e)
-	places := loadRealPlaces(t)
-	torg := places["Stora Torg"]
-	org := e.Org("Röda Korset Halmstad")
-	p := newPerson(e, auth.RoleParticipant, org)
-	c := newPerson(e, auth.RoleCoordinator, org)
-	// A volunteer with some history: a completed outing with p, rated.
-	v := profiledVolunteer(e, org, places["Halmstad stadsbibliotek"], 10)
-	svc := matchingOf(e)
-	ctx := context.Background()
-	past := createOuting(e, p, e.Clock.Now().Add(2*time.Hour))
-	done(t)(svc.Accept(ctx, v.Who, past))
-	done(t)(svc.Approve(ctx, c.Who, past))
-	e.Clock.Advance(2 * time.Hour)
-	done(t)(svc.CheckIn(ctx, p.Who, past))
-	done(t)(svc.Complete(ctx, p.Who, past))
-	if _, err := svc.GiveFeedback(ctx, p.Who, past, matching.FeedbackInput{Rating: 5}); err != nil {
-		t.Fatal(err)
-	}
-	renew(e, &p, &c, &v)
-	o := requestAt(e, p, torg, e.Clock.Now().Add(50*time.Hour))
-	requestAt(e, p, places["Hallarna köpcentrum"], e.Clock.Now().Add(74*time.Hour))
-
-	rng := rand.New(rand.NewPCG(6, 6))
-	measure := func(size int) (cands, offers []string) {
-		t.Helper()
-		status, body, cands := rt.call(t, "/v1/outings/"+o.ID+"/candidates?include_excluded=true&limit=100", c.Token)
-		e.Want(status, body, 200)
-		var got candidatesJSON
-		e.Decode(body, &got)
-		if len(got.Items) == 0 || len(got.Excluded) == 0 {
-			t.Fatalf("at %d volunteers: %d candidates, %d excluded", size, len(got.Items), len(got.Excluded))
-		}
-		status, body, offers = rt.call(t, "/v1/volunteers/me/offers", v.Token)
-		e.Want(status, body, 200)
-		if !strings.Contains(string(body), o.ID) {
-			t.Fatalf("at %d volunteers: offers %s", size, body)
-		}
-		t.Logf("%5d volunteers: candidates %d round trips %v; offers %d round trips %v", size, len(cands), cands, len(offers), offers)
-		return cands, offers
-	}
-	sto, err := time.LoadLocation("Europe/Stockholm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	day := o.StartsAt.In(sto).Weekday()
-	seedVolunteers(t, e, e.Matching, org, 99, 0, torg.Lat, torg.Lon, day, rng)
-	smallC, smallO := measure(100)
-	t0 := time.Now()
-	seedVolunteers(t, e, e.Matching, org, large-100, 99, torg.Lat, torg.Lon, day, rng)
-	t.Logf("seeded %d more volunteers in %v", large-100, time.Since(t0).Round(time.Millisecond))
-	t0 = time.Now()
-	largeC, largeO := measure(large)
-	t.Logf("measured at %d in %v", large, time.Since(t0).Round(time.Millisecond))
-	if !slices.Equal(smallC, largeC) || !slices.Equal(smallO, largeO) {
-		t.Fatalf("round trips differ:\ncandidates %v vs %v\noffers %v vs %v", smallC, largeC, smallO, largeO)
-	}
-	if len(smallC) > 10 || len(smallO) > 8 {
-		t.Fatalf("more round trips than designed: candidates %v, offers %v", smallC, smallO)
-	}
 }

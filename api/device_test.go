@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
-
 	"github.com/clavis-app/clavis/api"
 	"github.com/clavis-app/clavis/auth"
 	"github.com/clavis-app/clavis/notify"
@@ -40,7 +38,7 @@ func fcmToken() string {
 
 func init() {
 	envServices = append(envServices, func(e *testEnv, d *api.Deps) {
-		st, err := notify.NewMongoStore(context.Background(), e.DB)
+		st, err := notify.NewSQLiteStore(context.Background(), e.SQL)
 		if err != nil {
 			panic(fmt.Sprintf("device registry: %v", err))
 		}
@@ -202,8 +200,8 @@ func TestDevicesAreErasedWithTheAccount(t *testing.T) {
 
 func countDevices(t *testing.T, e *testEnv, userID string) int64 {
 	t.Helper()
-	n, err := e.DB.Collection("devices").CountDocuments(context.Background(), bson.M{"user_id": userID})
-	if err != nil {
+	var n int64
+	if err := e.SQL.QueryRowContext(context.Background(), "SELECT count(*) FROM devices WHERE user_id = ?", userID).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n

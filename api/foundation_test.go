@@ -21,7 +21,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/clavis-app/clavis/api"
-	"github.com/clavis-app/clavis/internal/db/dbtest"
+	"github.com/clavis-app/clavis/internal/sqlite/sqlitetest"
 )
 
 type echoBody struct {
@@ -49,7 +49,7 @@ func testExtras(s *api.Server) {
 
 func newFoundationServer(t *testing.T, logs io.Writer) *api.Server {
 	t.Helper()
-	d := dbtest.New(t)
+	d := sqlitetest.New(t)
 	if logs == nil {
 		logs = io.Discard
 	}

@@ -20,8 +20,8 @@ import (
 
 	"github.com/clavis-app/clavis/api"
 	"github.com/clavis-app/clavis/auth"
-	"github.com/clavis-app/clavis/internal/db/dbtest"
 	"github.com/clavis-app/clavis/internal/logtest"
+	"github.com/clavis-app/clavis/internal/sqlite/sqlitetest"
 )
 
 // gzipBomb gzips n zero bytes, then gzips that again: what a client sends
@@ -273,7 +273,7 @@ func TestBearerSchemeIsCaseInsensitive(t *testing.T) {
 // headers) are in the access log and the request metric like any other.
 func TestPreRoutingErrorsAreLoggedAndCounted(t *testing.T) {
 	var logs logtest.Buffer
-	srv, err := api.New(api.Deps{DB: dbtest.New(t), Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Extra: testExtras})
+	srv, err := api.New(api.Deps{DB: sqlitetest.New(t), Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Extra: testExtras})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,29 +10,23 @@ import (
 	"testing"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
-
 	"github.com/clavis-app/clavis/api"
 	"github.com/clavis-app/clavis/auth"
 	"github.com/clavis-app/clavis/internal/logtest"
 	"github.com/clavis-app/clavis/matching"
 )
 
-// count counts a collection's documents, or the rows of the SQLite table
-// that holds one of matching's.
+// count counts the rows of the SQLite table that holds one of matching's collections.
 func count(t *testing.T, e *testEnv, coll string) int64 {
 	t.Helper()
 	tables := map[string]string{matching.CollOutings: "outings", matching.CollFeedback: "feedback",
 		matching.CollVolunteers: "volunteer_profiles", matching.CollParticipants: "participant_profiles"}
-	if table, ok := tables[coll]; ok {
-		var n int64
-		if err := e.SQL.QueryRowContext(context.Background(), "SELECT count(*) FROM "+table).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
+	table, ok := tables[coll]
+	if !ok {
+		t.Fatalf("no table for %s", coll)
 	}
-	n, err := e.DB.Collection(coll).CountDocuments(context.Background(), bson.M{})
-	if err != nil {
+	var n int64
+	if err := e.SQL.QueryRowContext(context.Background(), "SELECT count(*) FROM "+table).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n

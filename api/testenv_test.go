@@ -46,8 +46,6 @@ import (
 	"github.com/clavis-app/clavis/api"
 	"github.com/clavis-app/clavis/auth"
 	"github.com/clavis-app/clavis/internal/clock"
-	"github.com/clavis-app/clavis/internal/db"
-	"github.com/clavis-app/clavis/internal/db/dbtest"
 	"github.com/clavis-app/clavis/internal/personal"
 	"github.com/clavis-app/clavis/internal/sqlite"
 	"github.com/clavis-app/clavis/internal/sqlite/sqlitetest"
@@ -67,7 +65,6 @@ var envServices []func(e *testEnv, d *api.Deps)
 type testEnv struct {
 	T        *testing.T
 	Srv      *api.Server
-	DB       *db.DB
 	Clock    *clock.Fake
 	Auth     *auth.Service
 	Personal *personal.Registry
@@ -100,14 +97,14 @@ func newTestEnv(t *testing.T, opts ...func(*api.Deps)) *testEnv {
 func buildTestEnv(tb testing.TB, t *testing.T, opts ...func(*api.Deps)) *testEnv {
 	tb.Helper()
 	ctx := context.Background()
-	e := &testEnv{T: t, DB: dbtest.New(tb), SQL: sqlitetest.New(tb), Clock: clock.NewFake(testNow), Personal: &personal.Registry{}, Emails: map[string]string{}}
+	e := &testEnv{T: t, SQL: sqlitetest.New(tb), Clock: clock.NewFake(testNow), Personal: &personal.Registry{}, Emails: map[string]string{}}
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	e.SigningKey = priv
 	keys := auth.NewKeySet(priv)
-	e.AuthSQL = sqlitetest.New(tb)
+	e.AuthSQL = e.SQL
 	if e.AuthStore, err = auth.NewSQLiteStore(ctx, e.AuthSQL); err != nil {
 		tb.Fatal(err)
 	}
@@ -121,7 +118,7 @@ func buildTestEnv(tb testing.TB, t *testing.T, opts ...func(*api.Deps)) *testEnv
 	}
 	deps := api.Deps{
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
-		DB:          e.DB,
+		DB:          e.SQL,
 		Auth:        e.Auth,
 		Accounts:    e.Auth,
 		Clock:       e.Clock,

@@ -100,6 +100,9 @@ func describeOpenError(path string, err error) error {
 	return fmt.Errorf("open database file %s: %w", path, err)
 }
 
+// Ping checks that the database answers (for /readyz).
+func (d *DB) Ping(ctx context.Context) error { return d.PingContext(ctx) }
+
 // Code returns the SQLite result code inside err (extended codes included),
 // or 0.
 func Code(err error) int {
