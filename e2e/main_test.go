@@ -1,9 +1,0 @@
-package e2e
-
-import (
-	"testing"
-
-	"github.com/clavis-app/clavis/internal/db/dbtest"
-)
-
-func TestMain(m *testing.M) { dbtest.Main(m) }
