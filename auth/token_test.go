@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/base64"
 	"runtime"
 	"slices"
@@ -146,4 +147,35 @@ func reportMedian(b *testing.B, d []time.Duration) {
 	}
 	slices.Sort(d)
 	b.ReportMetric(float64(d[len(d)/2].Microseconds())/1000, "median-ms")
+}
+
+// The verified-token cache saves only the signature check: a cached token
+// still expires on time, and a token that failed is never cached as good.
+func TestVerifiedTokensStillExpire(t *testing.T) {
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	clk := clock.NewFake(t0)
+	codec := newTokenCodec(NewKeySet(priv), clk)
+	tok, _, err := codec.issue("u1", RoleVolunteer, "o1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ { // the second parse is served from the cache
+		if c, err := codec.parse(tok); err != nil || c.UserID != "u1" {
+			t.Fatalf("parse %d: %+v %v", i, c, err)
+		}
+	}
+	if len(codec.verified) != 1 {
+		t.Fatalf("cache holds %d tokens, want 1", len(codec.verified))
+	}
+	clk.Advance(AccessTokenTTL + clockSkew)
+	if _, err := codec.parse(tok); err == nil {
+		t.Fatal("an expired token was accepted from the cache")
+	}
+	forged := tok[:len(tok)-4] + "AAAA"
+	for i := 0; i < 2; i++ {
+		if _, err := codec.parse(forged); err == nil {
+			t.Fatal("a token with a bad signature was accepted")
+		}
+	}
 }
