@@ -251,3 +251,57 @@ func waitReady(t *testing.T, base string, done <-chan int) {
 	}
 	t.Fatal("the server was not ready within 60 s")
 }
+
+// tourCommands returns the shell commands of the sh blocks in text,
+// continuation lines joined, "# →" annotations and spacing left out.
+func tourCommands(text string) []string {
+	var out []string
+	for _, m := range tourFence.FindAllStringSubmatch(text, -1) {
+		logical := ""
+		for _, line := range strings.Split(m[1], "\n") {
+			if strings.HasSuffix(line, `\`) {
+				logical += strings.TrimSuffix(line, `\`) + " "
+				continue
+			}
+			logical += line
+			if i := strings.Index(logical, "# →"); i >= 0 {
+				logical = logical[:i]
+			}
+			if cmd := strings.Join(strings.Fields(logical), " "); cmd != "" {
+				out = append(out, cmd)
+			}
+			logical = ""
+		}
+	}
+	return out
+}
+
+// The README's first steps of the tour are the tour's own lines, so that
+// they are tested with it.
+func TestReadmeTourStepsAreTheTours(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tour, err := os.ReadFile(filepath.Join("docs", "tour.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := map[string]bool{}
+	for _, c := range tourCommands(string(tour)) {
+		known[c] = true
+	}
+	n := 0
+	for _, c := range tourCommands(string(readme)) {
+		if strings.HasPrefix(c, "go ") {
+			continue // go run . and go test ./...: the tour's server lines are run by TestTourInDocs
+		}
+		n++
+		if !known[c] {
+			t.Errorf("README.md runs a command docs/tour.md does not (so no test runs it): %s", c)
+		}
+	}
+	if n < 3 {
+		t.Fatalf("found %d tour commands in README.md, want its first steps of the tour", n)
+	}
+}
