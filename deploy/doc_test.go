@@ -66,10 +66,10 @@ func clavisVariables(t *testing.T) map[string]bool {
 }
 
 // documentedVariables returns the variables named in the first column of
-// README's configuration table ("| `NAME`, `OTHER` | default | meaning |").
+// the table in docs/configuration.md ("| `NAME`, `OTHER` | default | meaning |").
 func documentedVariables(t *testing.T) map[string]bool {
 	t.Helper()
-	readme, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	readme, err := os.ReadFile(filepath.Join(repoRoot, "docs", "configuration.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func documentedVariables(t *testing.T) map[string]bool {
 		}
 	}
 	if !names["PORT"] || !names["MONGODB_URI"] {
-		t.Fatalf("README.md: could not read the configuration table (found %v)", sortedKeys(names))
+		t.Fatalf("docs/configuration.md: could not read the configuration table (found %v)", sortedKeys(names))
 	}
 	return names
 }

@@ -69,7 +69,7 @@ func decodeStrict(doc []byte) (runtime.Object, error) {
 // k8sRules is what the manifests are checked against.
 type k8sRules struct {
 	variables  map[string]bool // read by main.go
-	documented map[string]bool // in README's configuration table
+	documented map[string]bool // in docs/configuration.md's table
 }
 
 // validateK8s checks everything under root (a copy of deploy/k8s) in fsys:
@@ -189,7 +189,7 @@ func checkKustomization(fsys filesys.FileSystem, p string) error {
 		}
 	}
 	if len(k.SecretGenerator) > 0 {
-		errs = append(errs, fmt.Errorf("%s: secretGenerator would put secret values in the repository; create secrets apart (README, Deploy)", p))
+		errs = append(errs, fmt.Errorf("%s: secretGenerator would put secret values in the repository; create secrets apart (docs/deployment.md)", p))
 	}
 	entries, err := fsys.ReadDir(dir)
 	if err != nil {
@@ -354,7 +354,7 @@ func checkNamespaces(b bundle, ns string, overlay bool, fail func(string, ...any
 	}
 }
 
-// checkSettings: every key is a variable Clavis reads and README documents,
+// checkSettings: every key is a variable Clavis reads and docs/configuration.md documents,
 // no secret travels in a ConfigMap, and values parse. It returns the
 // settings merged.
 func checkSettings(configMaps map[string]*corev1.ConfigMap, rules k8sRules, fail func(string, ...any)) map[string]string {
@@ -372,7 +372,7 @@ func checkSettings(configMaps map[string]*corev1.ConfigMap, rules k8sRules, fail
 			case !rules.variables[k]:
 				fail("ConfigMap %s: %s is not a variable Clavis reads (main.go)", cm.Name, k)
 			case !rules.documented[k]:
-				fail("ConfigMap %s: %s is not in README's configuration table", cm.Name, k)
+				fail("ConfigMap %s: %s is not in docs/configuration.md's table", cm.Name, k)
 			case slices.Contains(secretVariables, k):
 				fail("ConfigMap %s: %s is a secret; use a secretKeyRef", cm.Name, k)
 			case k == "CLAVIS_FCM_ENDPOINT":

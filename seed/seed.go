@@ -1,8 +1,10 @@
 // Package seed loads demo data: an organisation in Halmstad with a
 // coordinator, vetted volunteers with profiles and availability,
-// participants, and outings in different states at real meeting points.
+// participants, and outings in different states at real meeting points,
+// among them one confirmed outing starting 20 minutes after the first run,
+// so that the API tour (docs/tour.md) can check in to it at once.
 // `go run . seed` runs it; running it again changes nothing and prints the
-// same logins.
+// same logins and the same walkable outing.
 package seed
 
 import (
@@ -24,6 +26,13 @@ import (
 const Password = "clavis-demo-2026"
 
 const runID = "halmstad-demo"
+
+// WalkableKey names the confirmed outing that starts WalkableLead after the
+// seed's first run.
+const (
+	WalkableKey  = "walk-now"
+	WalkableLead = 20 * time.Minute
+)
 
 // Place is a meeting point (from the project's list of places; approximate
 // coordinates).
@@ -157,7 +166,10 @@ func Run(ctx context.Context, runs Runs, ms matching.Store, accts *auth.Service,
 	}
 	all := []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
 	for _, v := range []vol{
-		{"vera", Places[2], 10, []string{"sv", "en"}, "female", []string{"public_transport", "anxiety_support", "conversation"}, weekdays("08:00", "20:00", all...)},
+		// Vera is available around the clock so that the walkable outing,
+		// 20 minutes after whatever time the seed runs, can be accepted:
+		// accepting re-checks her availability.
+		{"vera", Places[2], 10, []string{"sv", "en"}, "female", []string{"public_transport", "anxiety_support", "conversation"}, weekdays("00:00", "24:00", all...)},
 		{"hassan", Places[0], 15, []string{"sv", "en"}, "male", []string{"public_transport", "walking"}, weekdays("09:00", "18:00", all...)},
 		{"lena", Places[3], 8, []string{"sv"}, "female", []string{"walking", "outdoors", "mental_health"}, append(weekdays("09:00", "13:00", all...), weekdays("17:00", "24:00", "mon", "wed", "fri")...)},
 	} {
@@ -218,6 +230,11 @@ func Run(ctx context.Context, runs Runs, ms matching.Store, accts *auth.Service,
 		}
 	}
 	past := at(-6, 14)
+	// The walkable outing: confirmed, starting 20 minutes after the first
+	// run, so check-in (from 30 minutes before the start) is open at once.
+	// A later run keeps it (it is recorded like every demo outing) and
+	// prints its id and start time again, even once it has passed.
+	walkable := now.Truncate(time.Minute).Add(WalkableLead)
 	demos := []demo{
 		{"library-done", "pia", Places[2], "I would like to look at the new books, then coffee.", past, 2, []step{
 			act(svc.Accept, "vera", nil), act(svc.Approve, "coordinator", nil),
@@ -231,6 +248,9 @@ func Run(ctx context.Context, runs Runs, ms matching.Store, accts *auth.Service,
 			act(svc.Accept, "hassan", nil), act(svc.Approve, "coordinator", nil),
 		}},
 		{"errand-cancelled", "sara", Places[4], "Buying winter shoes.", at(4, 11), 2, []step{cancel("sara", "Feeling unwell this week.")}},
+		{WalkableKey, "pia", Places[1], "A short coffee at Stora Torg, to practise the way there.", walkable, 1, []step{
+			act(svc.Accept, "vera", nil), act(svc.Approve, "coordinator", nil),
+		}},
 	}
 	for _, o := range demos {
 		if r.Outings[o.key] != "" {
@@ -271,6 +291,13 @@ func Run(ctx context.Context, runs Runs, ms matching.Store, accts *auth.Service,
 		fmt.Fprintf(out, "%s %s", o.key, r.Outings[o.key])
 	}
 	fmt.Fprintln(out)
+	w, err := svc.Outing(ctx, who["pia"], r.Outings[WalkableKey])
+	if err != nil {
+		return fmt.Errorf("demo outing %s: %w", WalkableKey, err)
+	}
+	start := w.StartsAt.In(loc)
+	fmt.Fprintf(out, "\nWalkable now: outing %s (Pia with Vera, %s), %s, starts %s;\n", w.ID, Places[1].Name, w.Status, start.Format(time.RFC3339))
+	fmt.Fprintf(out, "  check in from %s, complete it after the start (docs/tour.md).\n", start.Add(-matching.CheckInOpens).Format("15:04"))
 	return nil
 }
 

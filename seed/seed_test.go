@@ -3,11 +3,13 @@ package seed
 import (
 	"bytes"
 	"context"
+	"regexp"
 	"testing"
 	"time"
 
 	"github.com/clavis-app/clavis/auth"
 	"github.com/clavis-app/clavis/internal/clock"
+	"github.com/clavis-app/clavis/internal/sqlite"
 	"github.com/clavis-app/clavis/internal/sqlite/sqlitetest"
 	"github.com/clavis-app/clavis/matching"
 )
@@ -17,28 +19,7 @@ import (
 func TestSeedIsIdempotent(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 11, 25, 19, 0, 0, 0, time.UTC)
-	keys, err := auth.GenerateKeySet()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Every store in one SQLite file, as the server keeps them.
-	sq := sqlitetest.New(t)
-	accountStore, err := auth.NewSQLiteStore(ctx, sq)
-	if err != nil {
-		t.Fatal(err)
-	}
-	accts, err := auth.New(ctx, auth.Config{Store: accountStore, Keys: keys, Clock: clock.NewFake(now), Hash: auth.TestHashParams})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms, err := matching.NewSQLiteStore(ctx, sq)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runs, err := NewSQLiteRuns(ctx, sq)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sq, runs, ms, accts := newSeedEnv(t, now)
 	counts := func() map[string]int64 {
 		out := map[string]int64{}
 		for _, table := range []string{"users", "organisations", "outings", "volunteer_profiles", "participant_profiles", "feedback"} {
@@ -64,7 +45,7 @@ func TestSeedIsIdempotent(t *testing.T) {
 			t.Fatalf("%s: %d documents after the first run, %d after the second", c, n, after2[c])
 		}
 	}
-	if after1["outings"] != 5 || after1["volunteer_profiles"] != 3 || after1["feedback"] != 2 {
+	if after1["outings"] != 6 || after1["volunteer_profiles"] != 3 || after1["feedback"] != 2 {
 		t.Fatalf("seeded %v", after1)
 	}
 	if first.String() != second.String() || !bytes.Contains(first.Bytes(), []byte("coordinator@demo.clavis.app")) {
@@ -100,5 +81,90 @@ func TestSeedIsIdempotent(t *testing.T) {
 	u, err := accts.User(ctx, id.UserID)
 	if err != nil || u.Vetting == nil {
 		t.Fatalf("lena not vetted: %+v %v", u, err)
+	}
+}
+
+// newSeedEnv opens every store the seed writes in one SQLite file, as the
+// server keeps them.
+func newSeedEnv(t *testing.T, now time.Time) (*sqlite.DB, Runs, matching.Store, *auth.Service) {
+	t.Helper()
+	ctx := context.Background()
+	keys, err := auth.GenerateKeySet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sq := sqlitetest.New(t)
+	accountStore, err := auth.NewSQLiteStore(ctx, sq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	accts, err := auth.New(ctx, auth.Config{Store: accountStore, Keys: keys, Clock: clock.NewFake(now), Hash: auth.TestHashParams})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := matching.NewSQLiteStore(ctx, sq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, err := NewSQLiteRuns(ctx, sq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sq, runs, ms, accts
+}
+
+var walkableLine = regexp.MustCompile(`Walkable now: outing (\S+) .*, (\S+), starts (\S+);`)
+
+// The seed leaves one confirmed outing starting 20 minutes after its first
+// run, whatever the hour (here late at night, outside the other
+// volunteers' hours), that its participant can check in to at once; a
+// later run, even after that start, keeps it and prints the same id and
+// start time.
+func TestSeedLeavesAWalkableOuting(t *testing.T) {
+	ctx := context.Background()
+	stockholm, err := time.LoadLocation("Europe/Stockholm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 25, 23, 14, 27, 0, stockholm)
+	_, runs, ms, accts := newSeedEnv(t, now)
+	var first, second bytes.Buffer
+	if err := Run(ctx, runs, ms, accts, now, &first); err != nil {
+		t.Fatal(err)
+	}
+	m := walkableLine.FindStringSubmatch(first.String())
+	if m == nil {
+		t.Fatalf("no walkable outing printed:\n%s", first.String())
+	}
+	id, status := m[1], m[2]
+	start, err := time.Parse(time.RFC3339, m[3])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := time.Date(2026, 11, 25, 23, 34, 0, 0, stockholm); !start.Equal(want) || status != "confirmed" {
+		t.Fatalf("walkable outing %s starts %s, want %s confirmed", status, start, want)
+	}
+	if err := Run(ctx, runs, ms, accts, start.Add(2*time.Hour), &second); err != nil {
+		t.Fatalf("second run, after the start: %v", err)
+	}
+	if second.String() != first.String() {
+		t.Fatalf("a second run printed something else:\n%s\n---\n%s", first.String(), second.String())
+	}
+
+	tokens, err := accts.Login(ctx, "pia@demo.clavis.app", Password, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pia, err := accts.Authenticate(ctx, tokens.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := matching.NewService(ctx, ms, matching.Config{Clock: clock.NewFake(now.Add(time.Minute)), Directory: matching.AccountsDirectory(accts)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := svc.CheckIn(ctx, pia, id)
+	if err != nil || v.Status != matching.StatusInProgress {
+		t.Fatalf("check-in a minute after the seed: %+v %v", v.Status, err)
 	}
 }
