@@ -18,10 +18,10 @@ type userBody struct {
 	ID             string     `json:"id"`
 	Email          string     `json:"email"`
 	Name           string     `json:"name"`
-	Role           string     `json:"role" validate:"oneof=participant volunteer coordinator admin"`
+	Role           string     `json:"role" enum:"participant volunteer coordinator admin"`
 	OrganisationID string     `json:"organisation_id"`
-	Status         string     `json:"status" validate:"oneof=pending active suspended"`
-	Language       string     `json:"language" validate:"oneof=sv en"`
+	Status         string     `json:"status" enum:"pending active suspended"`
+	Language       string     `json:"language" enum:"sv en"`
 	CreatedAt      time.Time  `json:"created_at"`
 	VettedBy       string     `json:"vetted_by,omitempty"`
 	VettedAt       *time.Time `json:"vetted_at,omitempty"`
@@ -67,7 +67,7 @@ type loginBody struct {
 type tokenBody struct {
 	AccessToken  string `json:"access_token"`
 	RefreshToken string `json:"refresh_token"`
-	TokenType    string `json:"token_type" validate:"oneof=Bearer"`
+	TokenType    string `json:"token_type" enum:"Bearer"`
 	ExpiresIn    int    `json:"expires_in"`
 }
 

@@ -29,7 +29,7 @@ type deviceRequest struct {
 
 type deviceBody struct {
 	Token        string    `json:"token"`
-	Platform     string    `json:"platform"`
+	Platform     string    `json:"platform" enum:"android ios web"`
 	RegisteredAt time.Time `json:"registered_at"`
 }
 
