@@ -95,7 +95,7 @@ func (s *Server) authRoutes() error {
 		h fiber.Handler
 	}{
 		{Route{Method: "POST", Path: "/v1/auth/register", Summary: "Create a participant or volunteer account (pending until a coordinator approves it)",
-			Tag: "accounts", Request: registerBody{}, Response: userBody{}, Status: fiber.StatusCreated, Problems: []int{409}}, s.register},
+			Tag: "accounts", Request: registerBody{}, Response: userBody{}, Status: fiber.StatusCreated, Problems: []int{409, 429}}, s.register},
 		{Route{Method: "POST", Path: "/v1/auth/login", Summary: "Sign in with email and password", Tag: "accounts",
 			Request: loginBody{}, Response: tokenBody{}, Problems: []int{401, 403, 429},
 			Description: "Unknown email and wrong password answer the same 401. More than 5 failures per email in 15 minutes, or 20 per client address in a minute, answer 429 with Retry-After."}, s.login},

@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -19,13 +20,25 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 
 	"github.com/clavis-app/clavis/api"
+	"github.com/clavis-app/clavis/auth"
 )
+
+func init() {
+	// The docs page and the metrics are documented as strings.
+	for _, mt := range []string{"text/html", "text/plain"} {
+		openapi3filter.RegisterBodyDecoder(mt, func(r io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
+			b, err := io.ReadAll(r)
+			return string(b), err
+		})
+	}
+}
 
 var (
 	// contractDocs holds each loaded document by the hash of its JSON, as
@@ -140,4 +153,89 @@ func findOperation(doc *openapi3.T, method, path string) (*routers.Route, map[st
 		}
 	}
 	return best, bestParams
+}
+
+// TestContractCatchesDrift proves the check above can fail: real answers
+// of the app are validated against copies of the served document, each
+// broken in one way a handler and its schema could drift apart.
+func TestContractCatchesDrift(t *testing.T) {
+	e := newTestEnv(t)
+	org := e.Org("Röda Korset Halmstad")
+	pia := newPerson(e, auth.RoleParticipant, org)
+	id := createOuting(e, pia, testNow.Add(48*time.Hour))
+	get := func(path string) (*http.Request, *http.Response, []byte) {
+		req := httptest.NewRequest("GET", path, nil)
+		req.Header.Set("Authorization", "Bearer "+pia.Token)
+		resp, err := e.Srv.App.Test(req, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return req, resp, b
+	}
+	okReq, okResp, okBody := get("/v1/outings/" + id)
+	nfReq, nfResp, nfBody := get("/v1/outings/no-such-outing")
+	if okResp.StatusCode != 200 || nfResp.StatusCode != 404 {
+		t.Fatalf("set-up: %d %s / %d %s", okResp.StatusCode, okBody, nfResp.StatusCode, nfBody)
+	}
+	served, err := servedContract(e.Srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := json.Marshal(served)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		break_ func(d *openapi3.T)
+		req    *http.Request
+		resp   *http.Response
+		body   []byte
+		want   string
+	}{
+		{"intact document", func(*openapi3.T) {}, okReq, okResp, okBody, ""},
+		{"a status value left out of the enum", func(d *openapi3.T) {
+			d.Components.Schemas["OutingView"].Value.Properties["status"].Value.Enum = []any{"confirmed"}
+		}, okReq, okResp, okBody, `Error at "/status"`},
+		{"a field typed wrong", func(d *openapi3.T) {
+			d.Components.Schemas["OutingView"].Value.Properties["version"].Value.Type = &openapi3.Types{"string"}
+		}, okReq, okResp, okBody, `Error at "/version"`},
+		{"a field the handler never writes made required", func(d *openapi3.T) {
+			s := d.Components.Schemas["OutingView"].Value
+			s.Required = append(s.Required, "volunteer_id")
+		}, okReq, okResp, okBody, "volunteer_id"},
+		{"an answered status left undocumented", func(d *openapi3.T) {
+			d.Paths.Find("/v1/outings/{id}").Get.Responses.Delete("404")
+		}, nfReq, nfResp, nfBody, "status is not supported"},
+		{"the wrong media type", func(d *openapi3.T) {
+			c := d.Components.Responses["problem404"].Value.Content
+			c["application/json"] = c["application/problem+json"]
+			delete(c, "application/problem+json")
+		}, nfReq, nfResp, nfBody, `application/problem+json`},
+		{"a header off its pattern", func(d *openapi3.T) {
+			d.Paths.Find("/v1/outings/{id}").Get.Responses.Status(200).Value.Headers["ETag"].Value.Schema.Value.Pattern = `^W/`
+		}, okReq, okResp, okBody, "ETag"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := openapi3.NewLoader().LoadFromData(raw) // a fresh copy
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.break_(d)
+			err = validateAnswer(d, tc.req, tc.resp.StatusCode, tc.resp.Header, tc.body)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("the intact document refuses a real answer: %v", err)
+			case tc.want != "" && err == nil:
+				t.Fatalf("drift not caught")
+			case tc.want != "" && !strings.Contains(err.Error(), tc.want):
+				t.Fatalf("error does not name %q: %v", tc.want, err)
+			}
+			if err != nil {
+				t.Logf("caught: %.300s", strings.ReplaceAll(err.Error(), "\n", " "))
+			}
+		})
+	}
 }

@@ -36,6 +36,8 @@ type Route struct {
 	Produces string
 	// Status is the success status (200 when zero).
 	Status int
+	// AlsoStatus lists other success statuses with the same body.
+	AlsoStatus []int
 	// Query lists query parameters: name -> description.
 	Query map[string]string
 	// QueryTypes gives a query parameter's type as a zero Go value (an int,
@@ -63,7 +65,7 @@ func openAPIPath(p string) string { return fiberParam.ReplaceAllString(p, "{$1}"
 // still declared, with a plain description.
 var tagDocs = map[string]string{
 	"operations":    "Health, readiness, metrics and this document.",
-	"auth":          "Registration, sign-in, tokens and the caller's own account.",
+	"accounts":      "Registration, sign-in, tokens and the caller's own account.",
 	"organisations": "Organisations, their coordinators and the vetting of members.",
 	"profiles":      "Volunteer and participant profiles, availability and support needs.",
 	"outings":       "Outings: asking for a companion, accepting, approving and the rest of their life.",
@@ -242,6 +244,11 @@ func (s *Server) addToDoc(r Route) error {
 			openapi3.NewStringSchema().WithEnum("true"))
 	}
 	op.AddResponse(status, resp)
+	for _, st := range r.AlsoStatus {
+		also := *resp
+		also.Description = openapi3.Ptr(utils.StatusMessage(st))
+		op.AddResponse(st, &also)
+	}
 	for p := range problems {
 		op.Responses.Set(strconv.Itoa(p), problemResponse(p))
 	}

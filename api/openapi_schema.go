@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,6 +26,7 @@ import (
 //     it first);
 //   - enums: named string types in enumTypes, a validate "oneof=" rule or
 //     an `enum:"a b c"` tag (for plain strings of other packages' views);
+//     `allowempty:"true"` adds "" to a field's enum;
 //   - nothing is nullable: pointers are optional fields, and a nil slice
 //     would be a contract break the response validation of the tests finds.
 //
@@ -77,6 +79,13 @@ func (g *schemaGen) ref(t reflect.Type) (*openapi3.SchemaRef, error) {
 	}
 	switch t.Kind() {
 	case reflect.Struct:
+		if t.Name() == "" {
+			s := openapi3.NewObjectSchema()
+			if err := g.fields(t, s); err != nil {
+				return nil, err
+			}
+			return openapi3.NewSchemaRef("", s), nil
+		}
 		name, err := g.component(t)
 		if err != nil {
 			return nil, err
@@ -126,9 +135,6 @@ func (g *schemaGen) ref(t reflect.Type) (*openapi3.SchemaRef, error) {
 func (g *schemaGen) component(t reflect.Type) (string, error) {
 	if name, ok := g.names[t]; ok {
 		return name, nil
-	}
-	if t.Name() == "" {
-		return "", fmt.Errorf("anonymous struct %s: give it a name, it becomes a schema", t)
 	}
 	name := capitalise(t.Name())
 	if other, ok := g.taken[name]; ok && other != t {
@@ -217,6 +223,9 @@ func applyTags(fs *openapi3.SchemaRef, tag reflect.StructTag) *openapi3.SchemaRe
 		}
 	} else if e := tag.Get("enum"); e != "" {
 		s.Enum = anys(strings.Fields(e))
+	}
+	if tag.Get("allowempty") == "true" && len(s.Enum) > 0 {
+		s.Enum = append(slices.Clone(s.Enum), "")
 	}
 	applyRules(target, rules)
 	return openapi3.NewSchemaRef("", &s)
