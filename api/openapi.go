@@ -257,7 +257,7 @@ func (s *Server) addToDoc(r Route) error {
 }
 
 // problemStatuses are the statuses with a shared problem response.
-var problemStatuses = []int{400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 500, 503}
+var problemStatuses = []int{400, 401, 403, 404, 409, 413, 415, 422, 429, 500, 503}
 
 // finishDoc adds the shared problem responses once every route is in.
 func (s *Server) finishDoc() error {
