@@ -18,10 +18,10 @@ type userBody struct {
 	ID             string     `json:"id"`
 	Email          string     `json:"email"`
 	Name           string     `json:"name"`
-	Role           string     `json:"role" validate:"oneof=participant volunteer coordinator admin"`
+	Role           string     `json:"role" enum:"participant volunteer coordinator admin"`
 	OrganisationID string     `json:"organisation_id"`
-	Status         string     `json:"status" validate:"oneof=pending active suspended"`
-	Language       string     `json:"language" validate:"oneof=sv en"`
+	Status         string     `json:"status" enum:"pending active suspended"`
+	Language       string     `json:"language" enum:"sv en"`
 	CreatedAt      time.Time  `json:"created_at"`
 	VettedBy       string     `json:"vetted_by,omitempty"`
 	VettedAt       *time.Time `json:"vetted_at,omitempty"`
@@ -67,7 +67,7 @@ type loginBody struct {
 type tokenBody struct {
 	AccessToken  string `json:"access_token"`
 	RefreshToken string `json:"refresh_token"`
-	TokenType    string `json:"token_type" validate:"oneof=Bearer"`
+	TokenType    string `json:"token_type" enum:"Bearer"`
 	ExpiresIn    int    `json:"expires_in"`
 }
 
@@ -95,7 +95,7 @@ func (s *Server) authRoutes() error {
 		h fiber.Handler
 	}{
 		{Route{Method: "POST", Path: "/v1/auth/register", Summary: "Create a participant or volunteer account (pending until a coordinator approves it)",
-			Tag: "accounts", Request: registerBody{}, Response: userBody{}, Status: fiber.StatusCreated, Problems: []int{409}}, s.register},
+			Tag: "accounts", Request: registerBody{}, Response: userBody{}, Status: fiber.StatusCreated, Problems: []int{409, 429}}, s.register},
 		{Route{Method: "POST", Path: "/v1/auth/login", Summary: "Sign in with email and password", Tag: "accounts",
 			Request: loginBody{}, Response: tokenBody{}, Problems: []int{401, 403, 429},
 			Description: "Unknown email and wrong password answer the same 401. More than 5 failures per email in 15 minutes, or 20 per client address in a minute, answer 429 with Retry-After."}, s.login},

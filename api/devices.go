@@ -29,7 +29,7 @@ type deviceRequest struct {
 
 type deviceBody struct {
 	Token        string    `json:"token"`
-	Platform     string    `json:"platform"`
+	Platform     string    `json:"platform" enum:"android ios web"`
 	RegisteredAt time.Time `json:"registered_at"`
 }
 
@@ -41,7 +41,7 @@ func (s *Server) deviceRoutes() error {
 	everyone := []auth.Role{auth.RoleParticipant, auth.RoleVolunteer, auth.RoleCoordinator, auth.RoleAdmin}
 	if err := s.Handle(Route{Method: "POST", Path: "/v1/devices", Summary: "Register this device for pushes", Tag: "devices",
 		Roles: everyone, AllowPending: true, Request: deviceRequest{}, Response: deviceBody{}, Status: fiber.StatusCreated,
-		Idempotent: true,
+		Idempotent: true, AlsoStatus: []int{fiber.StatusOK},
 		Description: "201 when the token is new for the caller (a token registered by another user moves to the caller), " +
 			"200 when the caller had registered it already. Pushes go to every device of a user (at most 10; " +
 			"registering an 11th forgets the least recently registered)."}, s.idempotent(s.registerDevice)); err != nil {

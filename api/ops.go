@@ -25,10 +25,10 @@ func (s *Server) opsRoutes() error {
 	}{
 		{Route{Method: "GET", Path: "/healthz", Summary: "Liveness: 200 while the process runs", Tag: "operations", Response: healthBody{}}, s.healthz},
 		{Route{Method: "GET", Path: "/readyz", Summary: "Readiness: 200 when the database answers within 1 s, else 503", Tag: "operations", Response: healthBody{}, Problems: []int{503}}, s.readyz},
-		{Route{Method: "GET", Path: "/metrics", Summary: "Prometheus metrics (restrict at the ingress)", Tag: "operations"},
+		{Route{Method: "GET", Path: "/metrics", Summary: "Prometheus metrics (restrict at the ingress)", Tag: "operations", Produces: "text/plain"},
 			adaptor.HTTPHandler(promhttp.HandlerFor(s.deps.Registry, promhttp.HandlerOpts{}))},
-		{Route{Method: "GET", Path: "/openapi.json", Summary: "This document (OpenAPI 3.1)", Tag: "operations"}, s.openapi},
-		{Route{Method: "GET", Path: "/docs", Summary: "A page that renders this document", Tag: "operations"}, s.docs},
+		{Route{Method: "GET", Path: "/openapi.json", Summary: "This document (OpenAPI 3.1)", Tag: "operations", Produces: "application/json"}, s.openapi},
+		{Route{Method: "GET", Path: "/docs", Summary: "A page that renders this document", Tag: "operations", Produces: "text/html"}, s.docs},
 	}
 	for _, o := range ops {
 		if err := s.Handle(o.r, o.h); err != nil {

@@ -55,6 +55,7 @@ func (s *Server) orgRoutes() error {
 			Roles: coord, Response: memberList{}, Problems: []int{404, 422},
 			Query: map[string]string{"role": "participant, volunteer, coordinator or admin", "status": "pending, active or suspended",
 				"limit": "page size, 1-100, default 20", "cursor": "next_cursor of the previous page"},
+			QueryTypes:  map[string]any{"role": auth.Role(""), "status": auth.Status("")},
 			Description: "Another organisation's id answers 404. Every participant listed is written to the audit log."}, s.listMembers},
 		{Route{Method: "POST", Path: "/v1/organisations/:org_id/members/:user_id/approve", Summary: "Approve (vet) a pending member", Tag: "organisations",
 			Roles: coord, Request: approveRequest{}, Response: userBody{}, Problems: []int{404, 409},

@@ -62,12 +62,13 @@ func (s *Server) outingRoutes() error {
 	}{
 		{Route{Method: "POST", Path: "/v1/outings", Summary: "Ask for a companion for an outing", Tag: "outings",
 			Roles: []auth.Role{auth.RoleParticipant, auth.RoleCoordinator}, Request: createOutingBody{}, Response: matching.OutingView{},
-			Status: fiber.StatusCreated, Idempotent: true, Problems: []int{409},
+			Status: fiber.StatusCreated, Idempotent: true, Problems: []int{409}, Location: true,
 			Description: "An active participant asks for themself; a coordinator names participant_id. In the past, ending before it starts, or longer than 12 h: 422."},
 			s.idempotent(s.createOuting)},
 		{Route{Method: "GET", Path: "/v1/outings", Summary: "The caller's outings, newest first", Tag: "outings",
 			Roles: outingRolesAll, Response: matching.OutingPage{}, Problems: []int{422},
 			Query:       map[string]string{"status": "only outings in this status", "limit": "1 to 100, default 20", "cursor": "next_cursor of the previous page"},
+			QueryTypes:  map[string]any{"status": matching.OutingStatus("")},
 			Description: "Participant: own outings; volunteer: outings they accepted; coordinator: the organisation's."},
 			s.listOutings},
 		{Route{Method: "GET", Path: "/v1/outings/:id", Summary: "An outing as the caller may see it", Tag: "outings",
@@ -119,7 +120,10 @@ func (s *Server) outingRoutes() error {
 	for _, r := range routes {
 		if r.r.Method == "POST" && strings.HasPrefix(r.r.Path, "/v1/outings/:id/") && !strings.HasSuffix(r.r.Path, "/feedback") {
 			r.r.Description = strings.TrimSpace(r.r.Description + " " + ifMatchDoc)
+			r.r.IfMatch = true
 		}
+		// sendOuting sets it on every outing answer.
+		_, r.r.ETag = r.r.Response.(matching.OutingView)
 		if err := s.Handle(r.r, s.needsMatching(r.h)); err != nil {
 			return err
 		}
@@ -171,7 +175,7 @@ func (s *Server) createOuting(c *fiber.Ctx) error {
 		return err
 	}
 	c.Location("/v1/outings/" + v.ID)
-	return c.Status(fiber.StatusCreated).JSON(v)
+	return sendOuting(c.Status(fiber.StatusCreated), v)
 }
 
 func (s *Server) listOutings(c *fiber.Ctx) error {

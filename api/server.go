@@ -81,6 +81,7 @@ type Server struct {
 	log      *slog.Logger
 	validate *validator.Validate
 	doc      *openapi3.T
+	gen      *schemaGen
 	docJSON  []byte
 	routes   []Route
 	metrics  *httpMetrics

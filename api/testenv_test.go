@@ -251,6 +251,7 @@ func doRequest(tb testing.TB, srv *api.Server, method, path, token string, body 
 	if err != nil {
 		tb.Fatalf("%s %s: read body: %v", method, path, err)
 	}
+	checkContract(tb, srv, req, resp, out)
 	return resp, out
 }
 

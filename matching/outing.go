@@ -65,7 +65,7 @@ type MeetingPoint struct {
 type HistoryEntry struct {
 	At      time.Time    `bson:"at" json:"at"`
 	ActorID string       `bson:"actor_id" json:"actor_id"`
-	From    OutingStatus `bson:"from" json:"from"`
+	From    OutingStatus `bson:"from" json:"from" allowempty:"true" doc:"empty on the entry that created the outing"`
 	To      OutingStatus `bson:"to" json:"to"`
 	Reason  string       `bson:"reason,omitempty" json:"reason,omitempty"`
 }

@@ -85,7 +85,7 @@ type PreferenceView struct {
 	VolunteerID string `json:"volunteer_id"`
 	// Name is the volunteer's first name.
 	Name       string    `json:"name,omitempty" doc:"the volunteer's first name"`
-	Preference string    `json:"preference" doc:"preferred or never"`
+	Preference string    `json:"preference" enum:"preferred never"`
 	UpdatedAt  time.Time `json:"updated_at"`
 }
 

@@ -141,8 +141,8 @@ type VolunteerProfileView struct {
 	OrganisationID    string    `json:"organisation_id"`
 	Home              GeoPoint  `json:"home"`
 	TravelRadiusKm    float64   `json:"travel_radius_km"`
-	Languages         []string  `json:"languages"`
-	Gender            string    `json:"gender"`
+	Languages         []string  `json:"languages" enum:"sv en"`
+	Gender            string    `json:"gender" enum:"female male other unspecified"`
 	Skills            []string  `json:"skills"`
 	MaxOutingsPerWeek int       `json:"max_outings_per_week"`
 	UpdatedAt         time.Time `json:"updated_at"`
@@ -200,8 +200,8 @@ func (in ParticipantProfileInput) Validate() error {
 // ParticipantProfileView is the participant's own view: no support needs.
 type ParticipantProfileView struct {
 	UserID          string    `json:"user_id"`
-	Languages       []string  `json:"languages"`
-	CompanionGender string    `json:"companion_gender"`
+	Languages       []string  `json:"languages" enum:"sv en"`
+	CompanionGender string    `json:"companion_gender" enum:"any female male"`
 	UpdatedAt       time.Time `json:"updated_at"`
 }
 

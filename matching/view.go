@@ -22,8 +22,8 @@ type OutingView struct {
 	EndsAt          time.Time    `json:"ends_at"`
 	MeetingPoint    *PointView   `json:"meeting_point,omitempty"`
 	Area            *AreaView    `json:"area,omitempty"`
-	CompanionGender string       `json:"companion_gender"`
-	Language        string       `json:"language"`
+	CompanionGender string       `json:"companion_gender" enum:"any female male"`
+	Language        string       `json:"language" enum:"sv en"`
 	Status          OutingStatus `json:"status"`
 	VolunteerID     string       `json:"volunteer_id,omitempty"`
 	Version         int64        `json:"version"`

@@ -41,7 +41,7 @@ type Spec struct {
 
 // SlotSpec is one weekly slot: weekday mon..sun, start and end HH:MM (end may be 24:00).
 type SlotSpec struct {
-	Weekday string `json:"weekday" bson:"weekday"`
+	Weekday string `json:"weekday" bson:"weekday" enum:"mon tue wed thu fri sat sun"`
 	Start   string `json:"start" bson:"start"`
 	End     string `json:"end" bson:"end"`
 }
