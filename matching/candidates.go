@@ -812,7 +812,9 @@ func acceptRefusal(rule string, o *Outing) error {
 		return fault.New(fault.Conflict, "you already have an outing at that time")
 	case RuleNotActive, RuleNotVetted:
 		return fault.Forbiddenf("your account is not active; a coordinator must approve it first")
-	case RuleOtherOrganisation:
+	case RuleOtherOrganisation, RuleBlocked:
+		// Blocked: the participant's never-again makes the volunteer an
+		// outsider to the outing (relationTo), so it is not disclosed.
 		return fault.NotFoundf("no such outing")
 	case RuleUnavailable:
 		return fault.Forbiddenf("your availability does not cover this outing with the travel time around it")

@@ -297,7 +297,8 @@ func TestAcceptRechecksHardRules(t *testing.T) {
 		t.Fatalf("offers after taking one at the same time: %+v", page.Items)
 	}
 
-	// Too far, wrong language, never-again, weekly cap, no profile: 403.
+	// Too far, wrong language, weekly cap, no profile: 403; never-again: 404
+	// (to them the participant's outings are not there).
 	far := f.volunteerAt("Far Fredrik", lat+0.2, lon, 5)
 	english := f.volunteerAt("English Ed", lat, lon, 5, func(in *VolunteerProfileInput) { in.Languages = []string{"en"} })
 	never := f.volunteerAt("Never Nils", lat, lon, 5)
@@ -313,10 +314,14 @@ func TestAcceptRechecksHardRules(t *testing.T) {
 	}
 	c := f.outing(p, thursdayTen+24*time.Hour)
 	for who, wantMsg := range map[auth.Identity]string{
-		far: "travel radius", english: "Swedish", never: "not a candidate", capped: "limit", bare: "profile",
+		far: "travel radius", english: "Swedish", never: "no such outing", capped: "limit", bare: "profile",
 	} {
 		_, err := f.svc.Accept(f.ctx, who, c.ID)
-		wantKind(t, err, fault.Forbidden)
+		if who == never {
+			wantKind(t, err, fault.NotFound)
+		} else {
+			wantKind(t, err, fault.Forbidden)
+		}
 		if !strings.Contains(err.Error(), wantMsg) {
 			t.Errorf("%s: %v, want a message about %q", who.UserID, err, wantMsg)
 		}

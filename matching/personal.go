@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"time"
 
 	"github.com/clavis-app/clavis/auth"
 	"github.com/clavis-app/clavis/internal/fault"
@@ -108,44 +109,17 @@ func (s *Service) eraseUser(ctx context.Context, userID string) error {
 // eraseFromOuting ends userID's live part in one outing, then strips them
 // from it.
 func (s *Service) eraseFromOuting(ctx context.Context, outingID, userID string) error {
-	for attempt := 0; ; attempt++ {
-		now := s.now()
-		_, move, err := s.st.TransitionOuting(ctx, outingID, now, func(_ context.Context, o *Outing) (Move, error) {
-			var m Move
-			switch {
-			case o.ParticipantID == userID && slices.Contains(rules[ActionErase].from, o.Status):
-				mv, err := Decide(o, ActionErase, System, now, "account erased")
-				if err != nil {
-					return Move{}, err
-				}
-				m = mv
-			case o.VolunteerID == userID && (o.Status == StatusPendingApproval || o.Status == StatusConfirmed):
-				mv, err := DecideVolunteerErased(o, now)
-				if err != nil {
-					return Move{}, err
-				}
-				m = mv
-			default:
-				return Move{Actor: SystemActor, From: o.Status, To: o.Status}, nil
-			}
-			m.Events = s.stampEvents(o, now, m.Events)
-			return m, nil
-		})
-		if errors.Is(err, ErrConflict) && attempt < 5 {
-			continue
+	err := s.systemMove(ctx, outingID, userID, func(o *Outing, now time.Time) (Move, error) {
+		switch {
+		case o.ParticipantID == userID && slices.Contains(rules[ActionErase].from, o.Status):
+			return Decide(o, ActionErase, System, now, "account erased")
+		case o.VolunteerID == userID && (o.Status == StatusPendingApproval || o.Status == StatusConfirmed):
+			return DecideVolunteerErased(o, now)
 		}
-		if err != nil && !errors.Is(err, ErrNotFound) {
-			return err
-		}
-		if err == nil && move.Release != "" && move.Release != userID {
-			if err := s.release(ctx, move.Release, outingID); err != nil {
-				s.log.Warn("release volunteer hold failed", "outing_id", outingID, "volunteer_id", move.Release, "error", err.Error())
-			}
-		}
-		if err == nil && len(move.Events) > 0 {
-			s.notifyDispatcher(outingID)
-		}
-		break
+		return Move{Actor: SystemActor, From: o.Status, To: o.Status}, nil
+	})
+	if err != nil {
+		return err
 	}
 	for attempt := 0; ; attempt++ {
 		err := s.st.UpdateOuting(ctx, outingID, func(o *Outing) (bool, error) {
@@ -201,4 +175,40 @@ func stripUser(o *Outing, userID string) {
 		o.VolunteerID = ErasedActor
 	}
 	o.Version++
+}
+
+// systemMove makes one move on an outing as the system (erasure,
+// suspension), retrying a lost race, then releases the companion's hold
+// (unless it is gone's, whose profile goes with them) and wakes the
+// dispatcher. A vanished outing is no error.
+func (s *Service) systemMove(ctx context.Context, outingID, gone string, decide func(o *Outing, now time.Time) (Move, error)) error {
+	for attempt := 0; ; attempt++ {
+		now := s.now()
+		_, move, err := s.st.TransitionOuting(ctx, outingID, now, func(_ context.Context, o *Outing) (Move, error) {
+			m, err := decide(o, now)
+			if err != nil {
+				return Move{}, err
+			}
+			m.Events = s.stampEvents(o, now, m.Events)
+			return m, nil
+		})
+		if errors.Is(err, ErrConflict) && attempt < 5 {
+			continue
+		}
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if move.Release != "" && move.Release != gone {
+			if err := s.release(ctx, move.Release, outingID); err != nil {
+				s.log.Warn("release volunteer hold failed", "outing_id", outingID, "volunteer_id", move.Release, "error", err.Error())
+			}
+		}
+		if len(move.Events) > 0 {
+			s.notifyDispatcher(outingID)
+		}
+		return nil
+	}
 }

@@ -344,3 +344,23 @@ func (m *Matcher) eraseUser(ctx context.Context, userID string) error {
 	}
 	return m.st.StripOffers(ctx, userID)
 }
+
+// relationTo is RelationOf with the participant's never-again list: a
+// volunteer they marked "never" stands to their outings as an outsider (no
+// limited view, no accept or decline: 404 as for another organisation's
+// outing), which also keeps the never-again undisclosed. Only the
+// RelVolunteer case costs a read (the participant's preferences, by id).
+func (s *Service) relationTo(ctx context.Context, o *Outing, who auth.Identity) (Relation, error) {
+	rel := RelationOf(o, who)
+	if rel != RelVolunteer {
+		return rel, nil
+	}
+	p, err := s.preferencesOf(ctx, o.ParticipantID)
+	if err != nil {
+		return RelNone, fault.Wrap(err, "read preferences")
+	}
+	if p.never[who.UserID] {
+		return RelNone, nil
+	}
+	return rel, nil
+}

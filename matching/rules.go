@@ -26,6 +26,9 @@ const (
 	// ActionErase is the system acting for an erased account: it cancels the
 	// participant's live outings and reopens the volunteer's.
 	ActionErase Action = "erase"
+	// ActionSuspend is the system acting for a suspension: the companion's
+	// live outings reopen (or, within the hour, are cancelled).
+	ActionSuspend Action = "suspend"
 )
 
 // Relation is how a caller stands to one outing; the rules speak of
@@ -237,11 +240,34 @@ func Decide(o *Outing, a Action, who auth.Identity, now time.Time, reason string
 // DecideVolunteerErased is what happens to a live outing whose companion's
 // account is erased: like their cancel, without the hour's grace.
 func DecideVolunteerErased(o *Outing, now time.Time) (Move, error) {
+	return decideCompanionGone(o, ActionErase, "account erased", now.Before(o.StartsAt))
+}
+
+// SuspendedReason is the history reason of a move made because the
+// companion was suspended.
+const SuspendedReason = "volunteer suspended"
+
+// DecideVolunteerSuspended is what happens to a live outing whose companion
+// is suspended: what their own cancel would do, with the system as actor.
+// The outing reopens (the participant told kindly) unless it starts within
+// the hour; then it is cancelled and the coordinators are alerted, as a
+// late cancel is. The volunteer is not offered it again if reinstated.
+func DecideVolunteerSuspended(o *Outing, now time.Time) (Move, error) {
+	m, err := decideCompanionGone(o, ActionSuspend, SuspendedReason, now.Before(o.StartsAt.Add(-LateCancelWindow)))
+	if err == nil && m.To == StatusOpen {
+		m.Decline = o.VolunteerID
+	}
+	return m, err
+}
+
+// decideCompanionGone ends the part of a companion who can no longer go:
+// the outing reopens when reopen holds, else it is cancelled.
+func decideCompanionGone(o *Outing, a Action, reason string, reopen bool) (Move, error) {
 	if o.Status != StatusPendingApproval && o.Status != StatusConfirmed {
 		return Move{}, fault.StateConflictf("an outing that is %s keeps its companion", o.Status)
 	}
-	m := Move{Action: ActionErase, Actor: SystemActor, From: o.Status, Release: o.VolunteerID, Reason: "account erased"}
-	if now.Before(o.StartsAt) {
+	m := Move{Action: a, Actor: SystemActor, From: o.Status, Release: o.VolunteerID, Reason: reason}
+	if reopen {
 		m.To, m.ClearVolunteer = StatusOpen, true
 		m.Events = []Event{{Type: EventReopened, VolunteerID: o.VolunteerID, Recipients: []string{o.ParticipantID}, ToCoordinators: true}, {Type: EventOffer}}
 	} else {

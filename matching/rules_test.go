@@ -236,3 +236,39 @@ func TestViewsHideWhatAVolunteerMayNotSee(t *testing.T) {
 		t.Fatal("another volunteer must get the limited view")
 	}
 }
+
+// A suspended companion's live outing: reopened by the system (the
+// participant told, coordinators too, a new offer wave, the volunteer not
+// offered it again) until an hour before the start; from then on cancelled
+// with the coordinators alerted, as a late cancel is. Other states keep
+// their companion.
+func TestDecideVolunteerSuspended(t *testing.T) {
+	for _, st := range []OutingStatus{StatusPendingApproval, StatusConfirmed} {
+		o := outingIn(st)
+		m, err := DecideVolunteerSuspended(o, tStart.Add(-LateCancelWindow-time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.To != StatusOpen || !m.ClearVolunteer || m.Release != "V" || m.Decline != "V" || m.Actor != SystemActor || m.Reason != SuspendedReason {
+			t.Fatalf("%s, early: %+v", st, m)
+		}
+		if len(m.Events) != 2 || m.Events[0].Type != EventReopened || !slices.Equal(m.Events[0].Recipients, []string{"P"}) || !m.Events[0].ToCoordinators || m.Events[1].Type != EventOffer {
+			t.Fatalf("%s, early events: %+v", st, m.Events)
+		}
+		m, err = DecideVolunteerSuspended(o, tStart.Add(-LateCancelWindow+time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.To != StatusCancelled || m.Release != "V" || m.Decline != "" || m.Reason != SuspendedReason {
+			t.Fatalf("%s, within the hour: %+v", st, m)
+		}
+		if len(m.Events) != 1 || m.Events[0].Type != EventCancelled || !slices.Equal(m.Events[0].Recipients, []string{"P"}) || !m.Events[0].ToCoordinators {
+			t.Fatalf("%s, within the hour events: %+v", st, m.Events)
+		}
+	}
+	for _, st := range []OutingStatus{StatusOpen, StatusInProgress, StatusCompleted, StatusCancelled, StatusExpired} {
+		if _, err := DecideVolunteerSuspended(outingIn(st), tStart.Add(-48*time.Hour)); fault.KindOf(err) != fault.StateConflict {
+			t.Fatalf("%s: %v, want a state conflict", st, err)
+		}
+	}
+}

@@ -226,7 +226,10 @@ func (s *Service) Outing(ctx context.Context, who auth.Identity, id string) (Out
 	if err != nil {
 		return OutingView{}, notFoundOr(err, "outing")
 	}
-	rel := RelationOf(o, who)
+	rel, err := s.relationTo(ctx, o, who)
+	if err != nil {
+		return OutingView{}, err
+	}
 	if rel == RelNone {
 		return OutingView{}, fault.NotFoundf("no such outing")
 	}
@@ -309,7 +312,11 @@ func (s *Service) History(ctx context.Context, who auth.Identity, id string) ([]
 	if err != nil {
 		return nil, notFoundOr(err, "outing")
 	}
-	switch RelationOf(o, who) {
+	rel, err := s.relationTo(ctx, o, who)
+	if err != nil {
+		return nil, err
+	}
+	switch rel {
 	case RelCoordinator:
 		return nonNil(o.History), nil
 	case RelNone:
@@ -369,9 +376,10 @@ func (s *Service) Decline(ctx context.Context, who auth.Identity, id string) err
 	return err
 }
 
-// Approve confirms the pending companion (coordinators).
+// Approve confirms the pending companion (coordinators), if they are still
+// active.
 func (s *Service) Approve(ctx context.Context, who auth.Identity, id string) (OutingView, error) {
-	return s.actView(ctx, who, id, ActionApprove, "")
+	return s.actWithActiveCompanion(ctx, who, id, ActionApprove)
 }
 
 // Reject turns the pending companion down and reopens the outing; that
@@ -389,7 +397,7 @@ func (s *Service) Cancel(ctx context.Context, who auth.Identity, id, reason stri
 // CheckIn starts the outing (participant or companion, from 30 minutes
 // before the start).
 func (s *Service) CheckIn(ctx context.Context, who auth.Identity, id string) (OutingView, error) {
-	return s.actView(ctx, who, id, ActionCheckIn, "")
+	return s.actWithActiveCompanion(ctx, who, id, ActionCheckIn)
 }
 
 // Complete ends the outing.
@@ -425,6 +433,11 @@ func (s *Service) act(ctx context.Context, who auth.Identity, id string, a Actio
 	now := s.now()
 	var after Outing
 	before, move, err := s.st.TransitionOuting(ctx, id, now, func(tctx context.Context, o *Outing) (Move, error) {
+		if rel, err := s.relationTo(tctx, o, who); err != nil {
+			return Move{}, err
+		} else if rel == RelNone {
+			return Move{}, fault.NotFoundf("no such outing")
+		}
 		m, err := Decide(o, a, who, now, reason)
 		if err != nil {
 			return Move{}, err
