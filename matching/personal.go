@@ -198,7 +198,7 @@ func stripUser(o *Outing, userID string) {
 		o.Note, o.ParticipantName = "", ""
 	}
 	if o.VolunteerID == userID {
-		o.VolunteerID = ErasedActor
+		o.VolunteerID, o.VolunteerName = ErasedActor, ""
 	}
 	o.Version++
 }
