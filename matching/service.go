@@ -424,8 +424,10 @@ func (s *Service) act(ctx context.Context, who auth.Identity, id string, a Actio
 	}
 	var volunteerName string
 	if a == ActionAccept {
+		// An account the directory does not know is refused by the rules
+		// below with their reason; the name is then moot.
 		mem, err := s.member(ctx, who.UserID)
-		if err != nil {
+		if err != nil && fault.KindOf(err) != fault.NotFound {
 			return nil, err
 		}
 		// Only the first name: enough to recognise someone at the meeting point.
