@@ -138,6 +138,7 @@ func TestBadOutingInputNamesTheFieldAndWritesNothing(t *testing.T) {
 	done(t)(matchingOf(e).Approve(context.Background(), c.Who, id))
 	e.Clock.Set(start.Add(-10 * time.Minute))
 	done(t)(matchingOf(e).CheckIn(context.Background(), p.Who, id))
+	e.Clock.Set(start) // not completed before it starts
 	done(t)(matchingOf(e).Complete(context.Background(), p.Who, id))
 	renew(e, &p, &v, &c)
 	feedback := []struct {
