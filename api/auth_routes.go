@@ -55,7 +55,8 @@ type registerBody struct {
 	Password       string `json:"password" validate:"required,min=10,max=1024"`
 	Name           string `json:"name" validate:"required,max=100"`
 	Role           string `json:"role" validate:"required,oneof=participant volunteer"`
-	OrganisationID string `json:"organisation_id" validate:"required,max=64"`
+	OrganisationID string `json:"organisation_id,omitempty" validate:"max=64" doc:"required unless invite_code is given"`
+	InviteCode     string `json:"invite_code,omitempty" validate:"max=32" doc:"a coordinator's invite code; names the organisation and must allow the role"`
 	Language       string `json:"language" validate:"required,oneof=sv en"`
 }
 
@@ -95,7 +96,8 @@ func (s *Server) authRoutes() error {
 		h fiber.Handler
 	}{
 		{Route{Method: "POST", Path: "/v1/auth/register", Summary: "Create a participant or volunteer account (pending until a coordinator approves it)",
-			Tag: "accounts", Request: registerBody{}, Response: userBody{}, Status: fiber.StatusCreated, Problems: []int{409, 429}}, s.register},
+			Tag: "accounts", Request: registerBody{}, Response: userBody{}, Status: fiber.StatusCreated, Problems: []int{409, 429},
+			Description: "Give organisation_id or a coordinator's invite_code (or both, naming the same organisation). An unknown organisation, or an invite code that is unknown, expired, used up or for another role: 422."}, s.register},
 		{Route{Method: "POST", Path: "/v1/auth/login", Summary: "Sign in with email and password", Tag: "accounts",
 			Request: loginBody{}, Response: tokenBody{}, Problems: []int{401, 403, 429},
 			Description: "Unknown email and wrong password answer the same 401. More than 5 failures per email in 15 minutes, or 20 per client address in a minute, answer 429 with Retry-After."}, s.login},
@@ -132,7 +134,7 @@ func (s *Server) register(c *fiber.Ctx) error {
 		return err
 	}
 	u, err := a.Register(c.UserContext(), auth.Registration{Email: b.Email, Password: b.Password, Name: b.Name,
-		Role: auth.Role(b.Role), OrgID: b.OrganisationID, Language: b.Language, Addr: ClientIP(c)})
+		Role: auth.Role(b.Role), OrgID: b.OrganisationID, InviteCode: b.InviteCode, Language: b.Language, Addr: ClientIP(c)})
 	if err != nil {
 		return err
 	}

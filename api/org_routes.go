@@ -6,6 +6,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/clavis-app/clavis/auth"
+	"github.com/clavis-app/clavis/matching"
 )
 
 type orgRequest struct {
@@ -39,6 +40,14 @@ type memberList struct {
 	NextCursor string     `json:"next_cursor,omitempty"`
 }
 
+// volunteerDetail is a coordinator's view of one volunteer.
+type volunteerDetail struct {
+	User            userBody                       `json:"user"`
+	Profile         *matching.VolunteerProfileView `json:"profile" doc:"null until the volunteer sets it"`
+	Availability    *matching.AvailabilityView     `json:"availability" doc:"null until the volunteer sets it"`
+	OutingsThisWeek int                            `json:"outings_this_week" doc:"pending, confirmed, in-progress and completed outings starting this Monday-to-Sunday week (organisation's time zone)"`
+}
+
 func (s *Server) orgRoutes() error {
 	admin := []auth.Role{auth.RoleAdmin}
 	coord := []auth.Role{auth.RoleCoordinator}
@@ -62,6 +71,10 @@ func (s *Server) orgRoutes() error {
 			Description: "Records who approved and when. The body may be empty."}, s.approveMember},
 		{Route{Method: "POST", Path: "/v1/organisations/:org_id/members/:user_id/suspend", Summary: "Suspend a member; their sign-ins end at once", Tag: "organisations",
 			Roles: coord, Request: suspendRequest{}, Response: userBody{}, Problems: []int{404, 409}}, s.suspendMember},
+		{Route{Method: "GET", Path: "/v1/organisations/:org_id/volunteers/:user_id", Summary: "A volunteer's account, profile, availability and outings this week", Tag: "organisations",
+			Roles: coord, Response: volunteerDetail{}, Problems: []int{404},
+			Description: "profile and availability are null until the volunteer sets them. Another organisation's volunteer, or a member who is no volunteer, answers 404. The read is written to the audit log."},
+			s.needsMatching(s.getVolunteer)},
 	}
 	for _, r := range routes {
 		if err := s.Handle(r.r, r.h); err != nil {
@@ -158,4 +171,20 @@ func (s *Server) suspendMember(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(toUserBody(u, true))
+}
+
+func (s *Server) getVolunteer(c *fiber.Ctx) error {
+	a, err := s.accounts()
+	if err != nil {
+		return err
+	}
+	u, err := a.Volunteer(c.UserContext(), Caller(c), pathID(c, "org_id"), pathID(c, "user_id"))
+	if err != nil {
+		return err
+	}
+	ov, err := s.deps.Matching.VolunteerOverviewOf(c.UserContext(), Caller(c), u.ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(volunteerDetail{User: toUserBody(u, true), Profile: ov.Profile, Availability: ov.Availability, OutingsThisWeek: ov.OutingsThisWeek})
 }

@@ -138,6 +138,7 @@ func TestBadOutingInputNamesTheFieldAndWritesNothing(t *testing.T) {
 	done(t)(matchingOf(e).Approve(context.Background(), c.Who, id))
 	e.Clock.Set(start.Add(-10 * time.Minute))
 	done(t)(matchingOf(e).CheckIn(context.Background(), p.Who, id))
+	e.Clock.Set(start) // not completed before it starts
 	done(t)(matchingOf(e).Complete(context.Background(), p.Who, id))
 	renew(e, &p, &v, &c)
 	feedback := []struct {
@@ -264,6 +265,8 @@ func TestIdempotentFeedback(t *testing.T) {
 	done(t)(svc.Accept(ctx, v.Who, id))
 	done(t)(svc.Approve(ctx, c.Who, id))
 	done(t)(svc.CheckIn(ctx, v.Who, id))
+	e.Clock.Set(start) // not completed before it starts
+	renew(e, &p)
 	done(t)(svc.Complete(ctx, v.Who, id))
 	fb := map[string]any{"rating": 5, "comfort_after": 4}
 	s1, b1 := e.Call("POST", "/v1/outings/"+id+"/feedback", p.Token, fb, "Idempotency-Key", "fb-1")

@@ -116,6 +116,10 @@ func (s *Server) outingRoutes() error {
 		{Route{Method: "GET", Path: "/v1/outings/:id/history", Summary: "An outing's transitions, oldest first (coordinator)", Tag: "outings",
 			Roles: outingRolesCoordinator, Response: historyPage{}, Problems: []int{404}},
 			s.outingHistory},
+		{Route{Method: "GET", Path: "/v1/outings/:id/feedback", Summary: "An outing's feedback, oldest first", Tag: "outings",
+			Roles: outingRolesAll, Response: matching.FeedbackList{}, Problems: []int{404},
+			Description: "Coordinators see all of it (audited); the participant and the companion see only their own."},
+			s.outingFeedback},
 	}
 	for _, r := range routes {
 		if r.r.Method == "POST" && strings.HasPrefix(r.r.Path, "/v1/outings/:id/") && !strings.HasSuffix(r.r.Path, "/feedback") {
@@ -280,4 +284,12 @@ func (s *Server) outingHistory(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(historyPage{Items: h})
+}
+
+func (s *Server) outingFeedback(c *fiber.Ctx) error {
+	l, err := s.deps.Matching.FeedbackOn(c.UserContext(), Caller(c), pathID(c, "id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(l)
 }

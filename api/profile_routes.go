@@ -66,6 +66,24 @@ func (s *Server) profileRoutes() error {
 		{Route{Method: "PUT", Path: "/v1/participants/me/profile", Summary: "Set the caller's wishes as a participant", Tag: "profiles",
 			Roles: []auth.Role{auth.RoleParticipant}, AllowPending: true, Request: participantProfileBody{}, Response: matching.ParticipantProfileView{}},
 			s.putParticipantProfile},
+		{Route{Method: "GET", Path: "/v1/volunteers/me/profile", Summary: "The caller's volunteer profile", Tag: "profiles",
+			Roles: []auth.Role{auth.RoleVolunteer}, AllowPending: true, Response: matching.VolunteerProfileView{}, Problems: []int{404},
+			Description: "404 before the first PUT."},
+			func(c *fiber.Ctx) error {
+				return sendView[matching.VolunteerProfileView](c)(s.deps.Matching.VolunteerProfileOf(c.UserContext(), Caller(c)))
+			}},
+		{Route{Method: "GET", Path: "/v1/volunteers/me/availability", Summary: "The caller's weekly availability and absences", Tag: "profiles",
+			Roles: []auth.Role{auth.RoleVolunteer}, AllowPending: true, Response: matching.AvailabilityView{}, Problems: []int{404},
+			Description: "404 before the first PUT."},
+			func(c *fiber.Ctx) error {
+				return sendView[matching.AvailabilityView](c)(s.deps.Matching.AvailabilityOf(c.UserContext(), Caller(c)))
+			}},
+		{Route{Method: "GET", Path: "/v1/participants/me/profile", Summary: "The caller's wishes as a participant", Tag: "profiles",
+			Roles: []auth.Role{auth.RoleParticipant}, AllowPending: true, Response: matching.ParticipantProfileView{}, Problems: []int{404},
+			Description: "404 before the first PUT."},
+			func(c *fiber.Ctx) error {
+				return sendView[matching.ParticipantProfileView](c)(s.deps.Matching.ParticipantProfileOf(c.UserContext(), Caller(c)))
+			}},
 		{Route{Method: "PUT", Path: "/v1/participants/:user_id/support-needs", Summary: "Write a participant's support needs (coordinator; only coordinators read them)", Tag: "profiles",
 			Roles: []auth.Role{auth.RoleCoordinator}, Request: supportNeedsBody{}, Response: matching.SupportNeedsView{}, Problems: []int{404}},
 			s.putSupportNeeds},
@@ -136,4 +154,14 @@ func (s *Server) putSupportNeeds(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(v)
+}
+
+// sendView answers 200 with v, or the error: sendView(c)(svc.Read(...)).
+func sendView[T any](c *fiber.Ctx) func(T, error) error {
+	return func(v T, err error) error {
+		if err != nil {
+			return err
+		}
+		return c.JSON(v)
+	}
 }

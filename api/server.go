@@ -158,6 +158,7 @@ func (s *Server) registerRoutes() error {
 		s.opsRoutes,
 		s.authRoutes,
 		s.orgRoutes,
+		s.inviteRoutes,
 		s.profileRoutes,
 		s.outingRoutes,
 		s.candidateRoutes,

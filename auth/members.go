@@ -190,3 +190,26 @@ func (s *Service) Suspend(ctx context.Context, actor Identity, orgID, userID, re
 	}
 	return out.User, nil
 }
+
+// AuditVolunteerRead is written when a coordinator opens a volunteer's record.
+const AuditVolunteerRead = "volunteer.read"
+
+// Volunteer returns a volunteer of orgID for a coordinator of it, and
+// writes the read to the audit log. Another organisation's volunteer, or a
+// member who is no volunteer, is a NotFound.
+func (s *Service) Volunteer(ctx context.Context, actor Identity, orgID, userID string) (User, error) {
+	if err := s.coordinatorOf(ctx, actor, orgID); err != nil {
+		return User{}, err
+	}
+	d, err := s.userRecord(ctx, userID)
+	if fault.KindOf(err) == fault.NotFound || (err == nil && (d.OrgID != orgID || d.Role != RoleVolunteer)) {
+		return User{}, fault.NotFoundf("no such volunteer")
+	}
+	if err != nil {
+		return User{}, err
+	}
+	if err := s.Audit(ctx, actor.UserID, userID, AuditVolunteerRead); err != nil {
+		return User{}, err
+	}
+	return d.User, nil
+}

@@ -243,7 +243,10 @@ type Registration struct {
 	Email, Password, Name string
 	Role                  Role
 	OrgID                 string
-	Language              string
+	// InviteCode, when set, names the organisation (OrgID may be empty or
+	// must match) and must allow Role.
+	InviteCode string
+	Language   string
 	// Addr is the client's network address, for the per-address limit
 	// (RegisterLimit per RegisterWindow); empty means unlimited (tools).
 	Addr string
@@ -261,6 +264,9 @@ func (s *Service) Register(ctx context.Context, r Registration) (User, error) {
 		// Check the role first so that no org lookup happens for a refused role.
 		return User{}, fault.InvalidField("role", "must be one of: participant, volunteer")
 	}
+	if r.InviteCode != "" {
+		return s.registerWithInvite(ctx, r)
+	}
 	return s.CreateUser(ctx, NewUser{Email: r.Email, Password: r.Password, Name: r.Name, Role: r.Role,
 		OrgID: r.OrgID, Language: r.Language, Status: StatusPending})
 }
@@ -268,6 +274,30 @@ func (s *Service) Register(ctx context.Context, r Registration) (User, error) {
 // CreateUser creates any account. It is the one path that writes a user:
 // registration, coordinators, the bootstrap admin and tests use it.
 func (s *Service) CreateUser(ctx context.Context, n NewUser) (User, error) {
+	d, err := s.prepareUser(ctx, n)
+	if err != nil {
+		return User{}, err
+	}
+	// The unique email decides, so two registrations racing for one
+	// address cannot both succeed.
+	if err := s.store.InsertUser(ctx, d); err != nil {
+		if errors.Is(err, ErrDuplicate) {
+			return User{}, errEmailTaken()
+		}
+		return User{}, fault.Wrap(err, "insert user")
+	}
+	return d.User, nil
+}
+
+func errEmailTaken() error {
+	return &fault.Error{Kind: fault.Conflict, Slug: "email-taken",
+		Message: "an account with this email already exists",
+		Fields:  []fault.FieldError{{Field: "email", Message: "is taken"}}}
+}
+
+// prepareUser checks n by every rule and hashes its password: the record
+// to insert.
+func (s *Service) prepareUser(ctx context.Context, n NewUser) (UserRecord, error) {
 	n.Email = NormalizeEmail(n.Email)
 	n.Name = strings.TrimSpace(n.Name)
 	var fields []fault.FieldError
@@ -284,7 +314,7 @@ func (s *Service) CreateUser(ctx context.Context, n NewUser) (User, error) {
 		add(&fault.FieldError{Field: "role", Message: "must be one of: participant, volunteer, coordinator, admin"})
 	}
 	if !ValidStatus(n.Status) {
-		return User{}, fault.Wrap(errors.New("bad status "+string(n.Status)), "create user")
+		return UserRecord{}, fault.Wrap(errors.New("bad status "+string(n.Status)), "create user")
 	}
 	switch {
 	case n.Role == RoleAdmin:
@@ -294,32 +324,21 @@ func (s *Service) CreateUser(ctx context.Context, n NewUser) (User, error) {
 	default:
 		if _, err := s.Organisation(ctx, n.OrgID); err != nil {
 			if fault.KindOf(err) != fault.NotFound {
-				return User{}, err
+				return UserRecord{}, err
 			}
 			add(&fault.FieldError{Field: "organisation_id", Message: "no such organisation"})
 		}
 	}
 	if len(fields) > 0 {
-		return User{}, fault.Invalid(fields...)
+		return UserRecord{}, fault.Invalid(fields...)
 	}
 	hash, err := s.hasher.hash(ctx, n.Password)
 	if err != nil {
-		return User{}, fault.Wrap(err, "hash password")
+		return UserRecord{}, fault.Wrap(err, "hash password")
 	}
 	now := s.now()
-	d := UserRecord{User: User{ID: newID(), Email: n.Email, Name: n.Name, Role: n.Role, OrgID: n.OrgID,
-		Status: n.Status, Language: n.Language, CreatedAt: now}, PasswordHash: hash, UpdatedAt: now}
-	// The unique email decides, so two registrations racing for one
-	// address cannot both succeed.
-	if err := s.store.InsertUser(ctx, d); err != nil {
-		if errors.Is(err, ErrDuplicate) {
-			return User{}, &fault.Error{Kind: fault.Conflict, Slug: "email-taken",
-				Message: "an account with this email already exists",
-				Fields:  []fault.FieldError{{Field: "email", Message: "is taken"}}}
-		}
-		return User{}, fault.Wrap(err, "insert user")
-	}
-	return d.User, nil
+	return UserRecord{User: User{ID: newID(), Email: n.Email, Name: n.Name, Role: n.Role, OrgID: n.OrgID,
+		Status: n.Status, Language: n.Language, CreatedAt: now}, PasswordHash: hash, UpdatedAt: now}, nil
 }
 
 // EnsureAdmin creates an active admin with this email unless an account

@@ -48,6 +48,22 @@ type Store interface {
 	// Organisation returns one organisation; ErrNotFound.
 	Organisation(ctx context.Context, id string) (Organisation, error)
 
+	// InsertInvite stores a new invite; ErrDuplicate if its code is taken.
+	InsertInvite(ctx context.Context, inv Invite) error
+	// Invite returns the invite with this code; ErrNotFound.
+	Invite(ctx context.Context, code string) (Invite, error)
+	// Invites lists an organisation's invites by code, after the code after.
+	Invites(ctx context.Context, orgID, after string, limit int) ([]Invite, error)
+	// DeleteInvite removes orgID's invite with this code; ErrNotFound.
+	DeleteInvite(ctx context.Context, orgID, code string) error
+	// RegisterWithInvite counts one use of the invite code and inserts u,
+	// both or neither: ErrNotFound if there is no such code; ErrConflict if
+	// it is not for u.Role, has expired at at or is used up (the use is the
+	// arbiter: of any number of concurrent calls, in one process or
+	// several, at most the remaining uses succeed); ErrDuplicate if u's
+	// email or id is taken (no use is spent).
+	RegisterWithInvite(ctx context.Context, code string, u UserRecord, at time.Time) error
+
 	// StartSignIn records a new sign-in (refresh-token family) and its first token.
 	StartSignIn(ctx context.Context, s SignIn, first RefreshRecord) error
 	// RefreshToken returns a refresh token by its hash; ErrNotFound.

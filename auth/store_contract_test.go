@@ -293,6 +293,9 @@ func testStore(t *testing.T, open func(t *testing.T) Store) {
 		}
 	})
 
+	t.Run("invites", func(t *testing.T) { testInvites(t, open(t)) })
+	t.Run("invite race", func(t *testing.T) { testInviteRace(t, open(t)) })
+
 	t.Run("refresh rotation race", func(t *testing.T) {
 		st := open(t)
 		testRotationRace(t, st, st)
@@ -506,6 +509,7 @@ func testRotationRace(t *testing.T, a, b Store) {
 func testTwoProcesses(t *testing.T, openPair func(t *testing.T) (Store, Store)) {
 	a, b := openPair(t)
 	testRotationRace(t, a, b)
+	testInviteRace(t, a, b)
 	// Two processes registering one email: one wins.
 	wins := race(t, 10, ErrDuplicate, func(i int) error {
 		u := testUser(fmt.Sprintf("r%d", i), "org1", RoleVolunteer, StatusPending)

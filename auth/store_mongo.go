@@ -22,6 +22,8 @@ const (
 	collUsed     = "refresh_used"
 	collFailures = "login_failures"
 	collAudit    = "audit"
+	collInvites  = "invites"
+	collUses     = "invite_uses"
 )
 
 // mongoStore is auth's store on MongoDB or the embedded FerretDB. The
@@ -31,6 +33,7 @@ const (
 type mongoStore struct {
 	db                                                    *db.DB
 	users, orgs, families, refresh, used, failures, audit *mongo.Collection
+	invites, uses                                         *mongo.Collection
 }
 
 // NewMongoStore creates auth's indexes in d and returns its store.
@@ -39,6 +42,7 @@ func NewMongoStore(ctx context.Context, d *db.DB) (Store, error) {
 		users: d.Collection(collUsers), orgs: d.Collection(collOrgs),
 		families: d.Collection(collFamilies), refresh: d.Collection(collRefresh),
 		used: d.Collection(collUsed), failures: d.Collection(collFailures), audit: d.Collection(collAudit),
+		invites: d.Collection(collInvites), uses: d.Collection(collUses),
 	}
 	idx := func(keys ...string) mongo.IndexModel {
 		k := bson.D{}
@@ -55,6 +59,8 @@ func NewMongoStore(ctx context.Context, d *db.DB) (Store, error) {
 		s.used:     {idx("user_id"), idx("expires_at")},
 		s.failures: {idx("key", "at"), idx("at")},
 		s.audit:    {idx("subject", "at"), idx("actor", "at"), idx("at")},
+		s.invites:  {idx("org_id", "_id")},
+		s.uses:     {idx("code")},
 		// No secondary index, but EnsureIndexes also gives the embedded
 		// store its _id lookup index (organisations are read by id).
 		s.orgs: nil,
@@ -291,6 +297,10 @@ func (s *mongoStore) SetPasswordHash(ctx context.Context, id, hash string) error
 
 func (s *mongoStore) EraseUser(ctx context.Context, id string) error {
 	g := s.db.Gate()
+	// The invite use stays counted; only who used it goes.
+	if _, err := g.UpdateMany(ctx, s.uses, bson.M{"user_id": id}, bson.M{"$set": bson.M{"user_id": ""}}); err != nil {
+		return err
+	}
 	for _, c := range []struct {
 		coll   *mongo.Collection
 		filter bson.M

@@ -120,7 +120,8 @@ func (s *sqliteStore) users(ctx context.Context, q string, args ...any) ([]UserR
 	return out, rows.Err()
 }
 
-func (s *sqliteStore) InsertUser(ctx context.Context, u UserRecord) error {
+// userArgs are qInsertUser's arguments for u.
+func userArgs(u UserRecord) []any {
 	var vBy, vNote, sBy, sReason string
 	var vAt, sAt any
 	if v := u.Vetting; v != nil {
@@ -129,8 +130,12 @@ func (s *sqliteStore) InsertUser(ctx context.Context, u UserRecord) error {
 	if x := u.Suspension; x != nil {
 		sBy, sReason, sAt = x.By, x.Reason, sqlite.Millis(x.At)
 	}
-	_, err := s.d.ExecContext(ctx, qInsertUser, u.ID, NormalizeEmail(u.Email), u.PasswordHash, u.Name, string(u.Role), u.OrgID,
-		string(u.Status), u.Language, sqlite.Millis(u.CreatedAt), sqlite.Millis(u.UpdatedAt), vBy, vAt, vNote, sBy, sAt, sReason)
+	return []any{u.ID, NormalizeEmail(u.Email), u.PasswordHash, u.Name, string(u.Role), u.OrgID,
+		string(u.Status), u.Language, sqlite.Millis(u.CreatedAt), sqlite.Millis(u.UpdatedAt), vBy, vAt, vNote, sBy, sAt, sReason}
+}
+
+func (s *sqliteStore) InsertUser(ctx context.Context, u UserRecord) error {
+	_, err := s.d.ExecContext(ctx, qInsertUser, userArgs(u)...)
 	if sqlite.IsUnique(err) {
 		return ErrDuplicate
 	}

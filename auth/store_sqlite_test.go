@@ -17,7 +17,7 @@ func TestSQLiteHotQueriesUseIndexes(t *testing.T) {
 	newSQLiteStore(t, d)
 	// A few rows and ANALYZE-free defaults: the planner must pick indexes
 	// from the schema alone, as it does on a fresh server.
-	growing := []string{"users", "sign_ins", "refresh_tokens", "login_failures", "audit"}
+	growing := []string{"users", "sign_ins", "refresh_tokens", "login_failures", "audit", "invites"}
 	for _, q := range []struct {
 		name, sql string
 		args      []any
@@ -46,6 +46,9 @@ func TestSQLiteHotQueriesUseIndexes(t *testing.T) {
 		{"count audit by subject", qCountAuditSubject, []any{"p1"}},
 		{"count audit by actor", qCountAuditActor, []any{"p1"}},
 		{"audit retention sweep", qSweepAudit, []any{1}},
+		{"invite by code", qInviteByCode, []any{"K7MQ2XPT9C"}},
+		{"invites of an organisation", qInvitesOfOrg, []any{"o1", "", 21}},
+		{"use an invite", qUseInvite, []any{"K7MQ2XPT9C", "volunteer", 1}},
 	} {
 		plan, err := d.QueryPlan(ctx, q.sql, q.args...)
 		if err != nil {

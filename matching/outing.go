@@ -75,24 +75,26 @@ type HistoryEntry struct {
 // so whatever must change together with a transition (history, events,
 // exclusions) lives here and changes in the same single-document write.
 type Outing struct {
-	ID              string         `bson:"_id"`
-	ParticipantID   string         `bson:"participant_id"`
-	ParticipantName string         `bson:"participant_name,omitempty"`
-	OrgID           string         `bson:"organisation_id"`
-	Kind            OutingKind     `bson:"kind"`
-	Note            string         `bson:"note,omitempty"`
-	StartsAt        time.Time      `bson:"starts_at"`
-	EndsAt          time.Time      `bson:"ends_at"`
-	MeetingPoint    MeetingPoint   `bson:"meeting_point"`
-	CompanionGender string         `bson:"companion_gender"`
-	Language        string         `bson:"language"`
-	Status          OutingStatus   `bson:"status"`
-	VolunteerID     string         `bson:"volunteer_id,omitempty"`
-	Version         int64          `bson:"version"`
-	CreatedAt       time.Time      `bson:"created_at"`
-	CreatedBy       string         `bson:"created_by"`
-	UpdatedAt       time.Time      `bson:"updated_at"`
-	History         []HistoryEntry `bson:"history"`
+	ID              string       `bson:"_id"`
+	ParticipantID   string       `bson:"participant_id"`
+	ParticipantName string       `bson:"participant_name,omitempty"`
+	OrgID           string       `bson:"organisation_id"`
+	Kind            OutingKind   `bson:"kind"`
+	Note            string       `bson:"note,omitempty"`
+	StartsAt        time.Time    `bson:"starts_at"`
+	EndsAt          time.Time    `bson:"ends_at"`
+	MeetingPoint    MeetingPoint `bson:"meeting_point"`
+	CompanionGender string       `bson:"companion_gender"`
+	Language        string       `bson:"language"`
+	Status          OutingStatus `bson:"status"`
+	VolunteerID     string       `bson:"volunteer_id,omitempty"`
+	// VolunteerName is the companion's first name, copied at accept.
+	VolunteerName string         `bson:"volunteer_name,omitempty"`
+	Version       int64          `bson:"version"`
+	CreatedAt     time.Time      `bson:"created_at"`
+	CreatedBy     string         `bson:"created_by"`
+	UpdatedAt     time.Time      `bson:"updated_at"`
+	History       []HistoryEntry `bson:"history"`
 	// PendingEvents are events not yet handed to the EventSink; the
 	// dispatcher removes each after its Consume succeeded.
 	PendingEvents    []Event `bson:"pending_events"`

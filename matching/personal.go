@@ -20,12 +20,51 @@ func (s *Service) PersonalHook() personal.Hook {
 	return personal.Hook{Name: "matching", Export: s.exportUser, Erase: s.eraseUser}
 }
 
-// Export is everything matching stores about one user.
+// Export is everything matching stores about one user, in the API's
+// snake_case (the stored structs carry only bson names).
 type Export struct {
-	VolunteerProfile   *VolunteerProfile   `json:"volunteer_profile,omitempty"`
-	ParticipantProfile *ParticipantProfile `json:"participant_profile,omitempty"`
-	Outings            []ExportedOuting    `json:"outings"`
-	Feedback           []Feedback          `json:"feedback"`
+	VolunteerProfile   *VolunteerProfileExport   `json:"volunteer_profile,omitempty"`
+	ParticipantProfile *ParticipantProfileExport `json:"participant_profile,omitempty"`
+	Outings            []ExportedOuting          `json:"outings"`
+	Feedback           []Feedback                `json:"feedback"`
+}
+
+// VolunteerProfileExport is the stored volunteer profile: what the app
+// shows, availability and the account status it was last told of. The
+// home cell and the holds on outings' time are derived bookkeeping (the
+// outings themselves are exported).
+type VolunteerProfileExport struct {
+	VolunteerProfileView
+	HasProfile   bool              `json:"has_profile"`
+	Status       auth.Status       `json:"status"`
+	Availability *AvailabilityView `json:"availability,omitempty"`
+}
+
+// ParticipantProfileExport is the stored participant profile, with the
+// support needs coordinators wrote about the participant (art. 15 covers
+// them; the app never shows them).
+type ParticipantProfileExport struct {
+	ParticipantProfileView
+	OrganisationID string     `json:"organisation_id"`
+	SupportNeeds   string     `json:"support_needs,omitempty"`
+	SupportNeedsBy string     `json:"support_needs_by,omitempty"`
+	SupportNeedsAt *time.Time `json:"support_needs_at,omitempty"`
+}
+
+func exportVolunteer(p *VolunteerProfile) *VolunteerProfileExport {
+	return &VolunteerProfileExport{VolunteerProfileView: p.view(), HasProfile: p.HasProfile, Status: p.Status, Availability: p.availabilityView()}
+}
+
+func exportParticipant(p *ParticipantProfile) *ParticipantProfileExport {
+	e := &ParticipantProfileExport{
+		ParticipantProfileView: ParticipantProfileView{UserID: p.UserID, Languages: nonNil(p.Languages), CompanionGender: p.CompanionGender, UpdatedAt: p.UpdatedAt},
+		OrganisationID:         p.OrgID, SupportNeeds: p.SupportNeeds, SupportNeedsBy: p.SupportNeedsBy,
+	}
+	if !p.SupportNeedsAt.IsZero() {
+		at := p.SupportNeedsAt
+		e.SupportNeedsAt = &at
+	}
+	return e
 }
 
 // ExportedOuting is an outing as the user may see it, with its history
@@ -42,14 +81,15 @@ func (s *Service) exportUser(ctx context.Context, userID string) (any, error) {
 		return nil, err
 	}
 	if vp != nil {
-		vp.Commitments = nil // internal bookkeeping, mirrored by the outings below
-		out.VolunteerProfile = vp
+		out.VolunteerProfile = exportVolunteer(vp)
 	}
 	pp, err := s.st.Participant(ctx, userID)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
-	out.ParticipantProfile = pp
+	if pp != nil {
+		out.ParticipantProfile = exportParticipant(pp)
+	}
 	outings, err := s.st.OutingsOfUser(ctx, userID)
 	if err != nil {
 		return nil, err
@@ -172,7 +212,7 @@ func stripUser(o *Outing, userID string) {
 		o.Note, o.ParticipantName = "", ""
 	}
 	if o.VolunteerID == userID {
-		o.VolunteerID = ErasedActor
+		o.VolunteerID, o.VolunteerName = ErasedActor, ""
 	}
 	o.Version++
 }

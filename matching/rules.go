@@ -131,10 +131,17 @@ type Move struct {
 	Exclude, Decline string
 	// Release names a volunteer whose hold on the outing's time ends.
 	Release string
+	// SetVolunteerName is the accepting volunteer's first name, shown to
+	// the participant and coordinators (set by the service, not Decide).
+	SetVolunteerName string
+	// Record writes a history entry (and bumps the version) although the
+	// status stays: the second person's check-in.
+	Record bool
 }
 
-// Changes reports whether the move is a transition (new status, version bump).
-func (m Move) Changes() bool { return m.To != m.From }
+// Changes reports whether the move is written as a step of the history
+// (a new status, or a Record), with a version bump.
+func (m Move) Changes() bool { return m.To != m.From || m.Record }
 
 // Decide applies the rules to one action on o, at now. Errors: NotFound when
 // who may not know of o, Forbidden when who may see it but not do this,
@@ -150,6 +157,9 @@ func Decide(o *Outing, a Action, who auth.Identity, now time.Time, reason string
 	}
 	if !slices.Contains(r.who, rel) {
 		return Move{}, fault.Forbiddenf("the %s of an outing may not %s it", rel, a)
+	}
+	if a == ActionCheckIn && o.Status == StatusInProgress && (rel == RelParticipant || rel == RelCompanion) {
+		return secondCheckIn(o, who, now)
 	}
 	if !slices.Contains(r.from, o.Status) {
 		return Move{}, fault.StateConflictf("an outing that is %s cannot be %s", o.Status, pastTense(a))
@@ -216,6 +226,9 @@ func Decide(o *Outing, a Action, who auth.Identity, now time.Time, reason string
 		}
 		m.Events = []Event{ev(EventCheckedIn)}
 	case ActionComplete:
+		if now.Before(o.StartsAt) {
+			return Move{}, fault.StateConflictf("the outing starts at %s and cannot be completed before it starts", o.StartsAt.UTC().Format(time.RFC3339))
+		}
 		m.Release = o.VolunteerID
 		m.Events = []Event{ev(EventCompleted)}
 	case ActionFeedback:
@@ -236,6 +249,27 @@ func Decide(o *Outing, a Action, who auth.Identity, now time.Time, reason string
 	}
 	return m, nil
 }
+
+// secondCheckIn records the arrival of the other person of an outing in
+// progress: both check in on arrival and neither should see an error
+// because the other was first. The history says who arrived when; a
+// repeated check-in by the same person changes nothing.
+func secondCheckIn(o *Outing, who auth.Identity, now time.Time) (Move, error) {
+	m := Move{Action: ActionCheckIn, Actor: who.UserID, From: o.Status, To: o.Status}
+	for _, h := range o.History {
+		if h.To == StatusInProgress && h.ActorID == who.UserID {
+			return m, nil
+		}
+	}
+	if !now.Before(o.EndsAt) {
+		return Move{}, fault.StateConflictf("the outing has already ended")
+	}
+	m.Record, m.Reason = true, CheckedInReason
+	return m, nil
+}
+
+// CheckedInReason marks the history entry of the second person's check-in.
+const CheckedInReason = "checked in"
 
 // DecideVolunteerErased is what happens to a live outing whose companion's
 // account is erased: like their cancel, without the hour's grace.
@@ -326,10 +360,10 @@ func idsExcept(self string, ids ...string) []string {
 // applyMove returns o as it is after m (in memory; the store writes the same).
 func applyMove(o Outing, m Move, now time.Time) Outing {
 	if m.SetVolunteer != "" {
-		o.VolunteerID = m.SetVolunteer
+		o.VolunteerID, o.VolunteerName = m.SetVolunteer, m.SetVolunteerName
 	}
 	if m.ClearVolunteer {
-		o.VolunteerID = ""
+		o.VolunteerID, o.VolunteerName = "", ""
 	}
 	if m.Exclude != "" && !slices.Contains(o.ExcludedVolunteers, m.Exclude) {
 		o.ExcludedVolunteers = append(slices.Clone(o.ExcludedVolunteers), m.Exclude)

@@ -430,6 +430,17 @@ func (s *Service) act(ctx context.Context, who auth.Identity, id string, a Actio
 	if utf8.RuneCountInString(reason) > MaxReasonLength {
 		return nil, fault.InvalidField("reason", "must be at most 500 characters")
 	}
+	var volunteerName string
+	if a == ActionAccept {
+		// An account the directory does not know is refused by the rules
+		// below with their reason; the name is then moot.
+		mem, err := s.member(ctx, who.UserID)
+		if err != nil && fault.KindOf(err) != fault.NotFound {
+			return nil, err
+		}
+		// Only the first name: enough to recognise someone at the meeting point.
+		volunteerName = firstName(mem.Name)
+	}
 	now := s.now()
 	var after Outing
 	before, move, err := s.st.TransitionOuting(ctx, id, now, func(tctx context.Context, o *Outing) (Move, error) {
@@ -441,6 +452,9 @@ func (s *Service) act(ctx context.Context, who auth.Identity, id string, a Actio
 		m, err := Decide(o, a, who, now, reason)
 		if err != nil {
 			return Move{}, err
+		}
+		if m.SetVolunteer != "" {
+			m.SetVolunteerName = volunteerName
 		}
 		if want, ok := ctx.Value(expectVersionKey{}).(int64); ok && o.Version != want {
 			return Move{}, fault.StateConflictf("the outing is at version %d, not %d: reload it", o.Version, want)

@@ -83,15 +83,26 @@ func testStore(t *testing.T, open func(t *testing.T) Store) {
 		// A move with events flags the outing for the dispatcher.
 		at := contractNow.Add(time.Minute)
 		before, m, err := st.TransitionOuting(ctx, "o1", at, func(_ context.Context, o *Outing) (Move, error) {
-			return Move{Action: ActionAccept, Actor: "v1", From: o.Status, To: StatusPendingApproval, SetVolunteer: "v1",
+			return Move{Action: ActionAccept, Actor: "v1", From: o.Status, To: StatusPendingApproval, SetVolunteer: "v1", SetVolunteerName: "Vera",
 				Events: []Event{{ID: "e1", Type: EventAccepted}, {ID: "e2", Type: EventOffer}}}, nil
 		})
 		if err != nil || before.Status != StatusOpen || m.To != StatusPendingApproval {
 			t.Fatalf("transition: %+v %+v %v", before, m, err)
 		}
 		got, _ = st.Outing(ctx, "o1")
-		if got.Status != StatusPendingApproval || got.Version != 2 || got.VolunteerID != "v1" || len(got.History) != 2 || !got.UpdatedAt.Equal(at) {
+		if got.Status != StatusPendingApproval || got.Version != 2 || got.VolunteerID != "v1" || got.VolunteerName != "Vera" || len(got.History) != 2 || !got.UpdatedAt.Equal(at) {
 			t.Fatalf("after transition %+v", got)
+		}
+		// A recorded move keeps the status but adds a history entry and a version.
+		if _, _, err := st.TransitionOuting(ctx, "o1", at.Add(time.Second), func(_ context.Context, o *Outing) (Move, error) {
+			return Move{Action: ActionCheckIn, Actor: "p1", From: o.Status, To: o.Status, Record: true, Reason: CheckedInReason}, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		got, _ = st.Outing(ctx, "o1")
+		if got.Status != StatusPendingApproval || got.Version != 3 || len(got.History) != 3 || got.History[2].ActorID != "p1" ||
+			got.History[2].From != got.History[2].To || got.History[2].Reason != CheckedInReason {
+			t.Fatalf("after a recorded move %+v", got)
 		}
 		ids, err := st.OutingIDsWithPendingEvents(ctx, 10)
 		if err != nil || !slices.Equal(ids, []string{"o1"}) {
@@ -120,7 +131,7 @@ func testStore(t *testing.T, open func(t *testing.T) Store) {
 			t.Fatal(err)
 		}
 		got, _ = st.Outing(ctx, "o1")
-		if got.VolunteerID != "" || !slices.Equal(got.ExcludedVolunteers, []string{"v1"}) || got.Version != 3 {
+		if got.VolunteerID != "" || got.VolunteerName != "" || !slices.Equal(got.ExcludedVolunteers, []string{"v1"}) || got.Version != 4 {
 			t.Fatalf("after reject %+v", got)
 		}
 		if page, _, _ := st.OutingsPage(ctx, OutingFilter{VolunteerID: "v1"}, 10, nil); len(page) != 0 {

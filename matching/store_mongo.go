@@ -185,9 +185,12 @@ func moveUpdate(m Move, now time.Time) bson.M {
 	}
 	if m.SetVolunteer != "" {
 		set["volunteer_id"] = m.SetVolunteer
+		if m.SetVolunteerName != "" {
+			set["volunteer_name"] = m.SetVolunteerName
+		}
 	}
 	if m.ClearVolunteer {
-		upd["$unset"] = bson.M{"volunteer_id": ""}
+		upd["$unset"] = bson.M{"volunteer_id": "", "volunteer_name": ""}
 	}
 	if m.Exclude != "" {
 		addToSet["excluded_volunteers"] = m.Exclude

@@ -26,6 +26,7 @@ type OutingView struct {
 	Language        string       `json:"language" enum:"sv en"`
 	Status          OutingStatus `json:"status"`
 	VolunteerID     string       `json:"volunteer_id,omitempty"`
+	VolunteerName   string       `json:"volunteer_name,omitempty" doc:"the companion's first name, for the participant and coordinators once a volunteer has accepted"`
 	Version         int64        `json:"version"`
 	CreatedAt       time.Time    `json:"created_at"`
 	Limited         bool         `json:"limited,omitempty" doc:"true in the view for a volunteer who is not the approved companion"`
@@ -78,6 +79,9 @@ func ViewFor(o *Outing, who auth.Identity) OutingView {
 	}
 	v.ParticipantName = o.ParticipantName
 	v.Note = o.Note
+	if (who.Role == auth.RoleParticipant || who.Role == auth.RoleCoordinator) && o.VolunteerID != "" && o.VolunteerID != ErasedActor {
+		v.VolunteerName = o.VolunteerName
+	}
 	if !o.Erased {
 		mp := o.MeetingPoint
 		v.MeetingPoint = &PointView{Lat: mp.Lat, Lon: mp.Lon, Description: mp.Description}
