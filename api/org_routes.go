@@ -43,8 +43,8 @@ type memberList struct {
 // volunteerDetail is a coordinator's view of one volunteer.
 type volunteerDetail struct {
 	User            userBody                       `json:"user"`
-	Profile         *matching.VolunteerProfileView `json:"profile" doc:"null until the volunteer sets it"`
-	Availability    *matching.AvailabilityView     `json:"availability" doc:"null until the volunteer sets it"`
+	Profile         *matching.VolunteerProfileView `json:"profile,omitempty" doc:"absent until the volunteer sets it"`
+	Availability    *matching.AvailabilityView     `json:"availability,omitempty" doc:"absent until the volunteer sets it"`
 	OutingsThisWeek int                            `json:"outings_this_week" doc:"pending, confirmed, in-progress and completed outings starting this Monday-to-Sunday week (organisation's time zone)"`
 }
 
