@@ -12,7 +12,7 @@ import (
 
 var allRoles = []auth.Role{auth.RoleParticipant, auth.RoleVolunteer, auth.RoleCoordinator, auth.RoleAdmin}
 
-// userBody is api.md's user object. Vetting and suspension details are
+// userBody is docs/api.md's user object. Vetting and suspension details are
 // filled only for coordinators' views of their members.
 type userBody struct {
 	ID             string     `json:"id"`

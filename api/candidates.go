@@ -8,7 +8,7 @@ import (
 	"github.com/clavis-app/clavis/matching"
 )
 
-// Matching: api.md, "GET /v1/outings/{id}/candidates" and
+// Matching: docs/api.md, "GET /v1/outings/{id}/candidates" and
 // "GET /v1/volunteers/me/offers". The ranking lives in matching.Matcher.
 
 func (s *Server) candidateRoutes() error {

@@ -14,7 +14,7 @@ import (
 	"github.com/clavis-app/clavis/notify"
 )
 
-// Devices: api.md, "Devices and pushes".
+// Devices: docs/api.md, "Devices and pushes".
 
 // DeviceRegistry keeps push tokens; notify.Devices implements it.
 type DeviceRegistry interface {

@@ -16,9 +16,9 @@ import (
 	"github.com/clavis-app/clavis/internal/ids"
 )
 
-// Idempotency-Key handling (api.md: "the same key from the same user within
-// 24 h returns the first answer (same status and body) and creates nothing
-// new"). The store's claim is the arbiter of which request owns a key, so
+// Idempotency-Key handling (docs/api.md, "Conventions"): the same key from
+// the same user within 24 h answers the first answer again (same status and
+// body) and creates nothing new. The store's claim is the arbiter of which request owns a key, so
 // that two servers on one database agree.
 
 const (

@@ -8,7 +8,7 @@ import (
 	"github.com/clavis-app/clavis/auth"
 )
 
-// Invites: api.md, "Organisations". A coordinator hands a code out (on
+// Invites: docs/api.md, "Invite codes". A coordinator hands a code out (on
 // paper, by text message); registration with it joins the organisation.
 
 type inviteRequest struct {

@@ -12,7 +12,7 @@ import (
 	"github.com/clavis-app/clavis/matching"
 )
 
-// Outings: api.md, "Outings". Handlers decode, take the caller, call the
+// Outings: docs/api.md, "Outings". Handlers decode, take the caller, call the
 // matching service and encode; the rules live in matching.
 
 type createOutingBody struct {

@@ -7,8 +7,8 @@ import (
 	"github.com/clavis-app/clavis/matching"
 )
 
-// A participant's preferred and never-again volunteers (issue 6; not in
-// api.md, so designed here). A preferred volunteer ranks higher for the
+// A participant's preferred and never-again volunteers (issue 6; docs/api.md,
+// "Preferences"). A preferred volunteer ranks higher for the
 // participant's outings; a never-again volunteer is never offered them.
 
 type preferenceBody struct {

@@ -8,7 +8,7 @@ import (
 	"github.com/clavis-app/clavis/matching/availability"
 )
 
-// Profiles: api.md, "Profiles". Pending accounts may set theirs (they log
+// Profiles: docs/api.md, "Profiles". Pending accounts may set theirs (they log
 // in to do so before a coordinator approves them).
 
 type geoPointBody struct {

@@ -26,7 +26,7 @@ import (
 	"github.com/clavis-app/clavis/matching"
 )
 
-// BodyLimit is the largest request body accepted (api.md: 64 KiB).
+// BodyLimit is the largest request body accepted (docs/api.md: 64 KiB).
 const BodyLimit = 64 * 1024
 
 // Pinger answers whether the database is reachable.

@@ -4,7 +4,7 @@ package auth
 // Role is what a user is in Clavis.
 type Role string
 
-// The four roles of api.md.
+// The four roles of docs/api.md.
 const (
 	RoleParticipant Role = "participant"
 	RoleVolunteer   Role = "volunteer"

@@ -8,7 +8,7 @@ import (
 	"github.com/clavis-app/clavis/internal/fault"
 )
 
-// Page bounds: api.md's lists take ?limit= 1..100, default 20.
+// Page bounds: docs/api.md's lists take ?limit= 1..100, default 20.
 const (
 	DefaultPageSize = 20
 	MaxPageSize     = 100

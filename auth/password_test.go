@@ -56,7 +56,7 @@ func TestDecodeHashRefusesBadOrDangerousStrings(t *testing.T) {
 	}
 }
 
-// The production parameters are what the README and the login budget say.
+// The production parameters are what docs/architecture.md ("Passwords") and the login budget say.
 func TestDefaultParams(t *testing.T) {
 	h, err := newHasher(HashParams{}, 1)
 	if err != nil {

@@ -46,7 +46,7 @@ const (
 	loadWindow = 30 * 24 * time.Hour
 )
 
-// Offer-wave defaults (api.md: CLAVIS_OFFER_WAVE; README: CLAVIS_OFFER_WAIT).
+// Offer-wave defaults (docs/configuration.md: CLAVIS_OFFER_WAVE, CLAVIS_OFFER_WAIT).
 const (
 	DefaultOfferWave = 5
 	DefaultOfferWait = 2 * time.Hour
@@ -738,7 +738,7 @@ func (s *Service) acceptFacts(ctx context.Context, who auth.Identity, id string)
 // checkCandidate re-runs every hard rule for a volunteer about to accept
 // o, with their current bookings and load, so a stale offer cannot be
 // accepted (another outing taken at that time, the weekly cap reached, a
-// profile changed, the participant's never-again). The status api.md
+// profile changed, the participant's never-again). The status docs/api.md
 // implies for "not a candidate" is 403 forbidden; a clash with another
 // outing is the 409 conflict that the atomic reservation also answers, so
 // both paths to it agree.

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Event types, as api.md names them. Each transition appends its events to
+// Event types, as docs/api.md names them. Each transition appends its events to
 // the outing document in the same conditional update (FerretDB has no
 // transactions), and a dispatcher hands them to an EventSink, then removes
 // them: a crash between the two re-delivers, never loses.

@@ -11,7 +11,7 @@ import (
 // OutingStatus is where an outing is in its life (design.md, "The outing and its states").
 type OutingStatus string
 
-// The statuses of api.md.
+// The statuses of docs/api.md.
 const (
 	StatusOpen            OutingStatus = "open"
 	StatusPendingApproval OutingStatus = "pending_approval"
@@ -28,7 +28,7 @@ var OutingStatuses = []OutingStatus{StatusOpen, StatusPendingApproval, StatusCon
 // OutingKind is what the outing is for.
 type OutingKind string
 
-// The kinds of api.md.
+// The kinds of docs/api.md.
 const (
 	KindBusTrip  OutingKind = "bus_trip"
 	KindCafe     OutingKind = "cafe"
@@ -122,7 +122,7 @@ type OutingRequest struct {
 	Language        string
 }
 
-// Validate checks the request against the rules of api.md, naming each
+// Validate checks the request against the rules of docs/api.md, naming each
 // broken field by its JSON name.
 func (r OutingRequest) Validate(now time.Time) error {
 	var errs []fault.FieldError

@@ -11,7 +11,7 @@ import (
 )
 
 // Reads of what the PUTs and POSTs wrote, for apps that start without
-// local state (api.md, "Organisations" and "Outings").
+// local state (docs/api.md, "Organisations" and "Outings").
 
 // FeedbackList is the answer to GET /v1/outings/{id}/feedback.
 type FeedbackList struct {

@@ -12,7 +12,7 @@ import (
 // Action is something a person (or the system) does to an outing.
 type Action string
 
-// The actions of api.md, plus the system's expiry.
+// The actions of docs/api.md, plus the system's expiry.
 const (
 	ActionAccept   Action = "accept"
 	ActionDecline  Action = "decline"

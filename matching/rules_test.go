@@ -46,7 +46,7 @@ var codeStatus = map[byte]OutingStatus{'o': StatusOpen, 'p': StatusPendingApprov
 // grid is, per action and actor, the outcome in each of the seven states
 // (open, pending_approval, confirmed, in_progress, completed, cancelled,
 // expired), at ten minutes before the start. It is written from design.md's
-// diagram and api.md, not derived from the rules map.
+// diagram and docs/api.md, not derived from the rules map.
 var grid = map[Action]map[string]string{
 	ActionAccept: {
 		"participant": "FFFFFFF", "companion": "pSSSSSS", "volunteer": "pSNNNNN",
@@ -183,7 +183,7 @@ func TestTransitionTable(t *testing.T) {
 		cases, len(grid), len(actors), len(OutingStatuses), len(timed))
 }
 
-// Who gets what (api.md): the recipients of each transition's events.
+// Who gets what (docs/api.md): the recipients of each transition's events.
 func TestEventRecipients(t *testing.T) {
 	now := tStart.Add(-3 * time.Hour)
 	cases := []struct {

@@ -12,12 +12,12 @@ import (
 	"github.com/clavis-app/clavis/matching"
 )
 
-// PushTypes are the push types of api.md, each with a Swedish and an English text.
+// PushTypes are the push types of docs/api.md, each with a Swedish and an English text.
 var PushTypes = []string{
 	matching.EventOffer, matching.EventAccepted, matching.EventApproved, matching.EventRejected,
 	matching.EventCancelled, matching.EventReopened, matching.EventReminder, matching.EventCheckinMissed,
-	// Beyond api.md's list: an expired request tells the participant kindly
-	// that nobody could be found, and coordinators hear when offers run dry.
+	// An expired request tells the participant kindly that nobody could be
+	// found, and coordinators hear when offers run dry.
 	matching.EventExpired, matching.EventNoCandidates,
 }
 

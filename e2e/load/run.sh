@@ -5,7 +5,7 @@
 # GET /v1/volunteers/me/offers (as a volunteer), sampling the server's RSS;
 # then stop the server and run the same reads without HTTP as Go
 # benchmarks (e2e/store_bench_test.go), and print the API/store ratios.
-# Needs wrk, curl, jq, python3 and go. See README.md, "Runbook".
+# Needs wrk, curl, jq, python3 and go. See docs/operations.md, "Load run".
 #
 #   e2e/load/run.sh                       # 30 s, 64 connections, 2 threads
 #   DURATION=10s CONNECTIONS=16 e2e/load/run.sh

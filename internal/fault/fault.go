@@ -11,7 +11,7 @@ import (
 // Kind classifies a failure.
 type Kind int
 
-// The kinds api.md names. Internal is the zero value so that an unclassified
+// The kinds docs/api.md names. Internal is the zero value so that an unclassified
 // error never leaks detail.
 const (
 	Internal Kind = iota

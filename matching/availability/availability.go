@@ -32,7 +32,7 @@ const (
 )
 
 // Spec is availability as the volunteer writes it and as it is stored:
-// strings exactly as api.md shows them.
+// strings exactly as docs/api.md shows them.
 type Spec struct {
 	TimeZone   string      `json:"time_zone" bson:"time_zone"`
 	Weekly     []SlotSpec  `json:"weekly" bson:"weekly"`
