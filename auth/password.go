@@ -61,11 +61,23 @@ func newHasher(p HashParams, concurrency int) (*hasher, error) {
 		concurrency = 1
 	}
 	h := &hasher{params: p.orDefault(), slots: make(chan struct{}, concurrency)}
-	d, err := h.hash(context.Background(), "clavis-dummy-password-for-unknown-emails")
-	if err != nil {
+	// The dummy is a PHC string with the current parameters and a random
+	// salt and key, written out rather than hashed: verifying against it
+	// costs one argon2 run all the same, and no password yields a random
+	// key. Hashing it here cost a full run (64 MiB, most of a second on two
+	// busy cores) before the server could start listening.
+	salt, key := make([]byte, h.params.SaltLen), make([]byte, h.params.KeyLen)
+	if _, err := rand.Read(salt); err != nil {
 		return nil, err
 	}
-	h.dummy = d
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	h.dummy = fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, h.params.Memory, h.params.Time, h.params.Threads,
+		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
+	if _, _, _, err := decodeHash(h.dummy); err != nil {
+		return nil, fmt.Errorf("auth: hash parameters: %w", err)
+	}
 	return h, nil
 }
 

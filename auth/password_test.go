@@ -116,3 +116,27 @@ func TestHiddenCharactersAndCommonPasswordsAreRefused(t *testing.T) {
 		t.Fatalf("a name with joiners: %v", err)
 	}
 }
+
+// Making a hasher runs no argon2 (the server starts listening without
+// spending a 64 MiB hash first), yet an unknown email still costs exactly
+// one run, and no password matches the dummy.
+func TestNewHasherHashesNothingAndTheDummyCostsOneRun(t *testing.T) {
+	h, err := newHasher(DefaultHashParams, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := h.runs.Load(); n != 0 {
+		t.Fatalf("newHasher ran argon2 %d times", n)
+	}
+	p, _, _, err := decodeHash(h.dummy)
+	if err != nil || p != DefaultHashParams {
+		t.Fatalf("dummy %q: params %+v, %v", h.dummy, p, err)
+	}
+	h.burn(context.Background(), "clavis-dummy-password-for-unknown-emails")
+	if n := h.runs.Load(); n != 1 {
+		t.Fatalf("burn ran argon2 %d times, want 1", n)
+	}
+	if ok, stale, err := h.verify(context.Background(), "", h.dummy); ok || stale || err != nil {
+		t.Fatalf("verify against the dummy: ok %v stale %v err %v", ok, stale, err)
+	}
+}

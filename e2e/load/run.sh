@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Load run on the embedded store (SQLite), end to end, on this
-# machine: build, seed the demo data, start one server, then wrk on
-# GET /v1/outings/{id} (as the participant, and as a coordinator) and
-# GET /v1/volunteers/me/offers (as a volunteer), sampling the server's RSS;
-# then stop the server and run the same reads without HTTP as Go
-# benchmarks (e2e/store_bench_test.go), and print the API/store ratios.
+# Load run, end to end, on this machine: build, seed the demo data, start
+# one server, then wrk on GET /v1/outings/{id} (as the participant, and as a
+# coordinator) and GET /v1/volunteers/me/offers (as a volunteer), sampling
+# the server's RSS; once per engine in ENGINES (sqlite: the default store;
+# ferretdb: the same binary with MONGODB_URI pointing at a FerretDB started
+# by e2e/load/ferret, the MongoDB engine as the tests run it). Then the
+# same reads without HTTP as Go benchmarks (e2e/store_bench_test.go), and
+# the API/store ratios, and with two engines the SQLite/FerretDB ratio.
 # Needs wrk, curl, jq, python3 and go. See docs/operations.md, "Load run".
 #
-#   e2e/load/run.sh                       # 30 s, 64 connections, 2 threads
+#   e2e/load/run.sh                       # SQLite, 30 s, 64 connections, 2 threads
+#   ENGINES="sqlite ferretdb" LOADS=outing_participant SKIP_BENCH=1 e2e/load/run.sh
 #   DURATION=10s CONNECTIONS=16 e2e/load/run.sh
 set -euo pipefail
 
@@ -19,6 +22,8 @@ threads=${THREADS:-2}
 port=${LOAD_PORT:-18080}
 benchtime=${BENCHTIME:-2s}
 count=${COUNT:-5}
+engines=${ENGINES:-sqlite}
+loads=${LOADS:-outing_participant offers_volunteer outing_coordinator}
 out=${OUT:-$(mktemp -d /tmp/clavis-load.XXXXXX)}
 mkdir -p "$out"
 for tool in wrk curl jq python3 go; do
@@ -33,24 +38,44 @@ echo "== machine: $(nproc) CPUs, $(awk '/MemTotal/{printf "%.1f GiB", $2/1048576
 
 echo "== build"
 (cd "$root" && go build -o "$out/clavis" .)
+case " $engines " in *" ferretdb "*) (cd "$root" && go build -o "$out/ferret" ./e2e/load/ferret) ;; esac
 
-echo "== seed (embedded store in $out/data)"
-export CLAVIS_DATA_DIR="$out/data"
+server=""
+ferret=""
+cleanup() {
+  if [ -n "$server" ]; then kill -TERM "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
+  if [ -n "$ferret" ]; then kill -TERM "$ferret" 2>/dev/null || true; wait "$ferret" 2>/dev/null || true; fi
+  server="" ferret=""
+}
+trap cleanup EXIT
+
+# run_engine ENGINE: seed, serve and load one engine; files are $out/ENGINE.*.
+run_engine() {
+local engine=$1
 unset MONGODB_URI CLAVIS_EMBEDDED_DB_ADDR CLAVIS_FCM_ENDPOINT GOOGLE_APPLICATION_CREDENTIALS
-"$out/clavis" seed | tee "$out/seed.txt"
-outing=$(grep -o 'cafe-open [0-9a-f]*' "$out/seed.txt" | cut -d' ' -f2)
+export CLAVIS_DATA_DIR="$out/$engine-data"
+mkdir -p "$CLAVIS_DATA_DIR"
+if [ "$engine" = ferretdb ]; then
+  "$out/ferret" -dir "$out/ferretdb-files" >"$out/ferret.uri" 2>"$out/ferret.log" &
+  ferret=$!
+  for _ in $(seq 100); do [ -s "$out/ferret.uri" ] && break; sleep 0.1; done
+  export MONGODB_URI; MONGODB_URI=$(head -1 "$out/ferret.uri")
+  [ -n "$MONGODB_URI" ] || { echo "run.sh: FerretDB did not start"; cat "$out/ferret.log"; exit 1; }
+  echo "== FerretDB at $MONGODB_URI (pid $ferret)"
+fi
+echo "== $engine: seed"
+"$out/clavis" seed | tee "$out/$engine.seed.txt"
+outing=$(grep -o 'cafe-open [0-9a-f]*' "$out/$engine.seed.txt" | cut -d' ' -f2)
 [ -n "$outing" ] || { echo "run.sh: no cafe-open outing in the seed output" >&2; exit 1; }
 
-echo "== start server on :$port (LOG_LEVEL=${LOG_LEVEL:-info}, access log to $out/server.log)"
-PORT=$port "$out/clavis" 2>"$out/server.log" &
+echo "== $engine: start server on :$port (LOG_LEVEL=${LOG_LEVEL:-info}, access log to $out/$engine.server.log)"
+PORT=$port "$out/clavis" 2>"$out/$engine.server.log" &
 server=$!
-cleanup() { kill -TERM "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; }
-trap cleanup EXIT
 for _ in $(seq 100); do
   curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break
   sleep 0.1
 done
-curl -sf "http://127.0.0.1:$port/readyz" >/dev/null || { echo "server not ready"; cat "$out/server.log"; exit 1; }
+curl -sf "http://127.0.0.1:$port/readyz" >/dev/null || { echo "server not ready"; cat "$out/$engine.server.log"; exit 1; }
 
 login() {
   curl -sf -X POST "http://127.0.0.1:$port/v1/auth/login" -H 'Content-Type: application/json' \
@@ -75,7 +100,8 @@ echo "server RSS after a 5 s warm-up: $(rss_kib) KiB"
 
 # load NAME TOKEN PATH: one wrk run with the server's RSS sampled every 200 ms.
 load() {
-  local name=$1 token=$2 path=$3 check
+  local name=$engine.$1 token=$2 path=$3 check
+  case " $loads " in *" $1 "*) ;; *) return 0 ;; esac
   check=$(curl -s -o "$out/$name.sample.json" -w '%{http_code} %{size_download}' \
     -H "Authorization: Bearer $token" "http://127.0.0.1:$port$path")
   echo "== $name: GET $path (one request first: status and bytes $check)"
@@ -103,21 +129,27 @@ load() {
 load outing_participant "$tok_pia" "/v1/outings/$outing"
 load offers_volunteer "$tok_vera" "/v1/volunteers/me/offers"
 load outing_coordinator "$tok_coordinator" "/v1/outings/$outing"
-grep '^VmHWM' "/proc/$server/status" | tee "$out/server.hwm"
+grep '^VmHWM' "/proc/$server/status" | tee "$out/$engine.server.hwm"
 echo "requests served, from /metrics:"
-curl -s "http://127.0.0.1:$port/metrics" | grep '^clavis_http_requests_total' | tee "$out/metrics.txt"
+curl -s "http://127.0.0.1:$port/metrics" | grep '^clavis_http_requests_total' | tee "$out/$engine.metrics.txt"
 
-echo "== stop server"
+echo "== $engine: stop server"
 cleanup
-trap - EXIT
-grep -c '"msg":"request"' "$out/server.log" | sed 's/^/access-log lines: /'
+grep -c '"msg":"request"' "$out/$engine.server.log" | sed 's/^/access-log lines: /'
+}
 
-echo "== Go benchmarks, same reads without HTTP (benchtime $benchtime, count $count)"
-(cd "$root" && go test ./e2e -short -run '^$' -bench . -benchtime "$benchtime" -count "$count" -v) | tee "$out/bench.txt" \
-  | grep -E '^(Benchmark|    store_bench_test)' || true
+for engine in $engines; do run_engine "$engine"; done
+
+if [ -z "${SKIP_BENCH:-}" ]; then
+  echo "== Go benchmarks, same reads without HTTP (benchtime $benchtime, count $count)"
+  (cd "$root" && go test ./e2e -short -run '^$' -bench 'Store|Service' -benchtime "$benchtime" -count "$count" -v) | tee "$out/bench.txt" \
+    | grep -E '^(Benchmark|    store_bench_test)' || true
+else
+  : >"$out/bench.txt"
+fi
 
 echo "== summary"
-python3 - "$out" <<'PY'
+python3 - "$out" "$engines" <<'PY'
 import re, statistics, sys, os
 out = sys.argv[1]
 def wrk(name):
@@ -136,22 +168,31 @@ for line in open(os.path.join(out, "bench.txt")):
         bench.setdefault(m.group(1), []).append(float(m.group(2)))
 med = {k: statistics.median(v) for k, v in bench.items()}
 ops = lambda k: 1e9 / med[k]
-print("HTTP, wrk (embedded store):")
 rows = [("outing_participant", "GET /v1/outings/{id} as participant"),
         ("offers_volunteer", "GET /v1/volunteers/me/offers as volunteer"),
         ("outing_coordinator", "GET /v1/outings/{id} as coordinator (+2 audit inserts)")]
 api = {}
+for engine in sys.argv[2].split():
+    hwm = open(os.path.join(out, engine + ".server.hwm")).read().split()[1:]
+    print(f"HTTP, wrk, {engine} (server VmHWM at the end: {' '.join(hwm)}):")
+    for name, label in rows:
+        if not os.path.exists(os.path.join(out, f"{engine}.{name}.wrk")):
+            continue
+        rps, p50, p99, rss = wrk(f"{engine}.{name}")
+        api[(engine, name)] = rps
+        print(f"  {label:55s} {rps:9.1f} req/s  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  RSS max {rss:6.1f} MiB")
 for name, label in rows:
-    rps, p50, p99, rss = wrk(name)
-    api[name] = rps
-    print(f"  {label:55s} {rps:9.1f} req/s  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  RSS max {rss:6.1f} MiB")
-print("Go benchmarks, median of %d (ops/s = 1e9 / ns/op):" % len(next(iter(bench.values()))))
-for k in sorted(med):
-    print(f"  {k:40s} {med[k]/1e3:10.1f} µs/op  {ops(k):9.1f} ops/s")
-print("API / in-process, 64 concurrent (the share of the store-level throughput the API keeps):")
-for name, drv in [("outing_participant", "BenchmarkStoreOutingRequest/c64"),
-                  ("outing_participant", "BenchmarkServiceOuting/c64"),
-                  ("offers_volunteer", "BenchmarkServiceOffers/c64")]:
-    if drv in med:
-        print(f"  {name:20s} vs {drv:36s} in process {ops(drv):8.1f}/s  API {api[name]:8.1f}/s  ratio = {api[name]/ops(drv):.2f}")
+    if ("sqlite", name) in api and ("ferretdb", name) in api:
+        print(f"SQLite/FerretDB req/s, {label}: {api[('sqlite', name)] / api[('ferretdb', name)]:.1f}")
+if med:
+    print("Go benchmarks, median of %d (ops/s = 1e9 / ns/op):" % len(next(iter(bench.values()))))
+    for k in sorted(med):
+        print(f"  {k:40s} {med[k]/1e3:10.1f} µs/op  {ops(k):9.1f} ops/s")
+    print("API / in-process, 64 concurrent, SQLite (the share of the store-level throughput the API keeps):")
+    for name, drv in [("outing_participant", "BenchmarkStoreOutingRequest/c64"),
+                      ("outing_participant", "BenchmarkServiceOuting/c64"),
+                      ("offers_volunteer", "BenchmarkServiceOffers/c64")]:
+        if drv in med and ("sqlite", name) in api:
+            a = api[("sqlite", name)]
+            print(f"  {name:20s} vs {drv:36s} in process {ops(drv):8.1f}/s  API {a:8.1f}/s  ratio = {a/ops(drv):.2f}")
 PY
