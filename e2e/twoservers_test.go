@@ -229,19 +229,17 @@ func lostUpdates(t *testing.T, s1, s2 *server, pia, vic person) {
 				s2.call(t, "PUT", "/v1/volunteers/me/availability", vic.token,
 					map[string]any{"time_zone": "Europe/Stockholm", "weekly": fullWeek(), "exceptions": exc}, 200, nil)
 			})
-		// No GET for the profile (yet): the export shows the stored record.
-		var export struct {
-			Matching struct {
-				VolunteerProfile struct {
-					TravelRadiusKm float64
-					Availability   struct {
-						Exceptions []struct{ From string }
-					}
-				} `json:"volunteer_profile"`
-			} `json:"matching"`
+		// Both halves live in one stored row: read each back through the other server.
+		var prof struct {
+			TravelRadiusKm float64 `json:"travel_radius_km"`
 		}
-		[]*server{s1, s2}[i%2].call(t, "GET", "/v1/me/export", vic.token, nil, 200, &export)
-		prof, avail := export.Matching.VolunteerProfile, export.Matching.VolunteerProfile.Availability
+		var avail struct {
+			Exceptions []struct {
+				From string `json:"from"`
+			} `json:"exceptions"`
+		}
+		[]*server{s1, s2}[i%2].call(t, "GET", "/v1/volunteers/me/profile", vic.token, nil, 200, &prof)
+		[]*server{s2, s1}[i%2].call(t, "GET", "/v1/volunteers/me/availability", vic.token, nil, 200, &avail)
 		if int(prof.TravelRadiusKm) != radius || len(avail.Exceptions) != 1 || avail.Exceptions[0].From != exc[0]["from"] {
 			lost++
 			t.Errorf("round %d: profile PUT (radius %d) on server1 and availability PUT (away %s) on server2 both answered 200; read back radius %v, exceptions %+v",
