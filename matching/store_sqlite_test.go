@@ -49,6 +49,8 @@ func TestSQLiteHotQueriesUseIndexes(t *testing.T) {
 		{"completed together", sqlCompletedTogether, []any{"v1", "p1"}},
 		{"bookings of a candidate set (busy, weekly and 30-day load, history)", sqlBookings, bargs},
 		{"volunteers in cells", sqlVolunteersInCells, []any{"org1", "active", `["c1","c2"]`, 1, 20000}},
+		{"volunteers in cells reaching a point", sqlVolunteersReaching, reachArgs(VolunteerQuery{OrgID: "org1", Status: "active",
+			WithProfile: true, Limit: 20000, Reach: &GeoPoint{Lat: 56.67, Lon: 12.86}}, `["c1","c2"]`)},
 		{"volunteer by id (the weekly count is on its commitments)", sqlVolunteerByID, []any{"v1"}},
 		{"ratings of a candidate set", sqlRatings, []any{ids, 50000}},
 		{"feedback by author", sqlFeedbackByAuthor, []any{"u1"}},
@@ -66,8 +68,9 @@ func TestSQLiteHotQueriesUseIndexes(t *testing.T) {
 	}
 	want := map[string]string{
 		sqlBookings: "outings_volunteer_bookings (volunteer_id=?)", sqlCompletedTogether: "outings_volunteer_bookings (volunteer_id=?)",
-		sqlVolunteersInCells: "volunteer_profiles_in_cells (organisation_id=? AND status=? AND home_cell=?)",
-		sqlRatings:           "feedback_by_volunteer (volunteer_id=?)", sqlOffersFor: "outing_offers USING PRIMARY KEY (volunteer_id=?)",
+		sqlVolunteersInCells:  "volunteer_profiles_reach (organisation_id=? AND status=? AND home_cell=?",
+		sqlVolunteersReaching: "volunteer_profiles_reach (organisation_id=? AND status=? AND home_cell=?",
+		sqlRatings:            "feedback_by_volunteer (volunteer_id=?)", sqlOffersFor: "outing_offers USING PRIMARY KEY (volunteer_id=?)",
 	}
 	growing := []string{"outings", "outing_people", "outing_offers", "volunteer_profiles", "participant_profiles", "feedback", "preferences", "preference_volunteers"}
 	for _, c := range cases {
