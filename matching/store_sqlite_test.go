@@ -87,3 +87,42 @@ func TestSQLiteHotQueriesUseIndexes(t *testing.T) {
 		}
 	}
 }
+
+// Migration 00002 fills the reach columns of profiles stored before it from
+// their docs: its UPDATE, run again on zeroed columns, gives back what the
+// store's writes put there.
+func TestSQLiteReachColumnsFromDocs(t *testing.T) {
+	ctx := context.Background()
+	d := sqlitetest.New(t)
+	st, err := NewSQLiteStore(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.UpdateVolunteer(ctx, "v1", true, func(p *VolunteerProfile) (bool, error) {
+		p.OrgID, p.Status, p.HasProfile, p.Home, p.TravelRadiusKm = "org1", "active", true, GeoPoint{Lat: 56.6744, Lon: 12.8578}, 12
+		return true, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	src, err := sqliteMigrations.ReadFile("migrations/00002_volunteer_reach.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(src)
+	update := text[strings.Index(text, "UPDATE volunteer_profiles"):]
+	update = update[:strings.Index(update, ";")]
+	db := st.(*sqliteStore).d
+	if _, err := db.ExecContext(ctx, `UPDATE volunteer_profiles SET home_lat = 0, home_lon = 0, travel_radius_km = 0`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, update); err != nil {
+		t.Fatal(err)
+	}
+	var lat, lon, r float64
+	if err := db.QueryRowContext(ctx, `SELECT home_lat, home_lon, travel_radius_km FROM volunteer_profiles WHERE user_id = 'v1'`).Scan(&lat, &lon, &r); err != nil {
+		t.Fatal(err)
+	}
+	if lat != 56.6744 || lon != 12.8578 || r != 12 {
+		t.Fatalf("from the doc: %v %v %v", lat, lon, r)
+	}
+}
