@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/clavis-app/clavis/auth"
 	"github.com/clavis-app/clavis/internal/sqlite/sqlitetest"
@@ -27,21 +28,7 @@ func BenchmarkPrefilter(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	f, err := os.Open("testdata/places.csv")
-	if err != nil {
-		b.Fatal(err)
-	}
-	rows, err := csv.NewReader(f).ReadAll()
-	f.Close()
-	if err != nil {
-		b.Fatal(err)
-	}
-	var places []GeoPoint
-	for _, r := range rows[1:] {
-		lat, _ := strconv.ParseFloat(r[2], 64)
-		lon, _ := strconv.ParseFloat(r[3], 64)
-		places = append(places, GeoPoint{Lat: lat, Lon: lon})
-	}
+	places := benchPlaceList(b)
 	rng := mrand.New(mrand.NewPCG(10, 10000))
 	for i := range 10000 {
 		pl := places[rng.IntN(len(places))]
@@ -80,4 +67,57 @@ func BenchmarkPrefilter(b *testing.B) {
 			b.ReportMetric(float64(within), "within-radius")
 		})
 	}
+}
+
+// BenchmarkOpenOutingsNear is the offers' query on SQLite with 20 000 open
+// outings spread over the places of testdata/places.csv in the next 60
+// days, for a volunteer at Stora Torg with a radius of 10 km.
+//
+//	go test -run '^$' -bench BenchmarkOpenOutingsNear ./matching/
+func BenchmarkOpenOutingsNear(b *testing.B) {
+	ctx := context.Background()
+	st, err := NewSQLiteStore(ctx, sqlitetest.New(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	places := benchPlaceList(b)
+	rng := mrand.New(mrand.NewPCG(10, 20000))
+	for i := range 20000 {
+		pl := places[rng.IntN(len(places))]
+		start := contractNow.Add(time.Duration(1+rng.IntN(60*24)) * time.Hour)
+		o := contractOuting(fmt.Sprintf("o%05d", i), fmt.Sprintf("p%03d", rng.IntN(500)), start, contractNow)
+		o.MeetingPoint.Lat, o.MeetingPoint.Lon = pl.Lat+(rng.Float64()*2-1)*0.22, pl.Lon+(rng.Float64()*2-1)*0.40
+		if err := st.InsertOuting(ctx, o); err != nil {
+			b.Fatal(err)
+		}
+	}
+	box := boxAround(places[1], 10)
+	var n int
+	for b.Loop() {
+		os, err := st.OpenOutingsNear(ctx, "org1", box, contractNow, maxOfferPool)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n = len(os)
+	}
+	b.ReportMetric(float64(n), "outings")
+}
+
+func benchPlaceList(b *testing.B) []GeoPoint {
+	f, err := os.Open("testdata/places.csv")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var places []GeoPoint
+	for _, r := range rows[1:] {
+		lat, _ := strconv.ParseFloat(r[2], 64)
+		lon, _ := strconv.ParseFloat(r[3], 64)
+		places = append(places, GeoPoint{Lat: lat, Lon: lon})
+	}
+	return places
 }

@@ -71,6 +71,9 @@ func TestSQLiteHotQueriesUseIndexes(t *testing.T) {
 		sqlVolunteersInCells:  "volunteer_profiles_reach (organisation_id=? AND status=? AND home_cell=?",
 		sqlVolunteersReaching: "volunteer_profiles_reach (organisation_id=? AND status=? AND home_cell=?",
 		sqlRatings:            "feedback_by_volunteer (volunteer_id=?)", sqlOffersFor: "outing_offers USING PRIMARY KEY (volunteer_id=?)",
+
+		// The box is tested on the index, before any row is read.
+		sqlOpenNear: "outings_open_in_box (organisation_id=? AND status=? AND starts_at>?)",
 	}
 	growing := []string{"outings", "outing_people", "outing_offers", "volunteer_profiles", "participant_profiles", "feedback", "preferences", "preference_volunteers"}
 	for _, c := range cases {
