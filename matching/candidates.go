@@ -346,12 +346,24 @@ type pool struct {
 }
 
 // profileLoader loads the profiles a pool starts from.
-type profileLoader func(ctx context.Context, o *Outing) ([]VolunteerProfile, error)
+type profileLoader func(ctx context.Context, o *Outing, inOrder bool) ([]VolunteerProfile, error)
 
-// nearProfiles is the indexed prefilter for o's meeting point.
-func (m *Matcher) nearProfiles(ctx context.Context, o *Outing) ([]VolunteerProfile, error) {
+// nearProfiles is the indexed prefilter for o's meeting point. Without
+// inOrder it leaves out the volunteers whose own radius certainly does not
+// reach the point: they could only be excluded (too_far), and reading them
+// was most of a request's time. With inOrder the exclusions list names them
+// too, so everyone in the cells around the point is read.
+func (m *Matcher) nearProfiles(ctx context.Context, o *Outing, inOrder bool) ([]VolunteerProfile, error) {
+	var reach *GeoPoint
+	if !inOrder {
+		reach = &GeoPoint{Lat: o.MeetingPoint.Lat, Lon: o.MeetingPoint.Lon}
+	}
+	return m.prefilter(ctx, o, reach)
+}
+
+func (m *Matcher) prefilter(ctx context.Context, o *Outing, reach *GeoPoint) ([]VolunteerProfile, error) {
 	cells := CellsCovering(o.MeetingPoint.Lat, o.MeetingPoint.Lon, MaxTravelRadiusKm)
-	ps, err := m.st.VolunteersInCells(ctx, VolunteerQuery{OrgID: o.OrgID, Status: auth.StatusActive, Cells: cells, WithProfile: true, Limit: MaxCandidatePool})
+	ps, err := m.st.VolunteersInCells(ctx, VolunteerQuery{OrgID: o.OrgID, Status: auth.StatusActive, Cells: cells, WithProfile: true, Limit: MaxCandidatePool, Reach: reach})
 	if len(ps) >= MaxCandidatePool {
 		m.log.Warn("candidate prefilter hit its bound; some volunteers were not ranked", "outing_id", o.ID, "bound", MaxCandidatePool)
 	}
@@ -365,7 +377,7 @@ func (m *Matcher) buildPool(ctx context.Context, o *Outing, now time.Time, inOrd
 	if err != nil {
 		return nil, fault.Wrap(err, "read preferences")
 	}
-	profiles, err := load(ctx, o)
+	profiles, err := load(ctx, o, inOrder)
 	if err != nil {
 		return nil, fault.Wrap(err, "find volunteers near the meeting point")
 	}

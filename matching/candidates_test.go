@@ -21,7 +21,7 @@ import (
 // (no cell, status or profile filter in the query) and filtered in Go by
 // the same ranking; the rest of the request is the same.
 func (m *Matcher) NaiveCandidates(ctx context.Context, who auth.Identity, outingID string, q CandidatesQuery) (CandidatesPage, error) {
-	return m.candidates(ctx, who, outingID, q, func(ctx context.Context, o *Outing) ([]VolunteerProfile, error) {
+	return m.candidates(ctx, who, outingID, q, func(ctx context.Context, o *Outing, _ bool) ([]VolunteerProfile, error) {
 		sq := m.st.(*sqliteStore)
 		return queryJSON[VolunteerProfile](ctx, sq.d, `SELECT doc FROM volunteer_profiles WHERE organisation_id = ?`, o.OrgID)
 	})

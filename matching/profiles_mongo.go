@@ -84,8 +84,17 @@ func (s *mongoStore) VolunteersInCells(ctx context.Context, q VolunteerQuery) ([
 	opts := options.Find().SetProjection(bson.M{"commitments": 0}).
 		SetLimit(int64(q.Limit)).SetBatchSize(int32(q.Limit + 1))
 	var out []VolunteerProfile
-	err := s.find(ctx, s.volunteers, filter, opts, &out)
-	return out, err
+	if err := s.find(ctx, s.volunteers, filter, opts, &out); err != nil || q.Reach == nil {
+		return out, err
+	}
+	// The reach test in Go: FerretDB would evaluate $expr no faster.
+	kept := out[:0]
+	for _, p := range out {
+		if mayReach(p.Home.Lat, p.Home.Lon, p.TravelRadiusKm, *q.Reach) {
+			kept = append(kept, p)
+		}
+	}
+	return kept, nil
 }
 
 func (s *mongoStore) DeleteVolunteer(ctx context.Context, userID string) error {

@@ -13,13 +13,21 @@ import (
 // The SQLite engine's profiles, feedback and preferences.
 const (
 	sqlVolunteerByID   = `SELECT doc FROM volunteer_profiles WHERE user_id = ?`
-	sqlUpsertVolunteer = `INSERT INTO volunteer_profiles (user_id, organisation_id, status, has_profile, home_cell, rev, doc)
-		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET organisation_id = excluded.organisation_id,
+	sqlUpsertVolunteer = `INSERT INTO volunteer_profiles (user_id, organisation_id, status, has_profile, home_cell,
+		home_lat, home_lon, travel_radius_km, rev, doc)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET organisation_id = excluded.organisation_id,
 		status = excluded.status, has_profile = excluded.has_profile, home_cell = excluded.home_cell,
+		home_lat = excluded.home_lat, home_lon = excluded.home_lon, travel_radius_km = excluded.travel_radius_km,
 		rev = excluded.rev, doc = excluded.doc`
 	sqlDeleteVolunteer   = `DELETE FROM volunteer_profiles WHERE user_id = ?`
 	sqlVolunteersInCells = `SELECT doc FROM volunteer_profiles WHERE organisation_id = ? AND status = ?
 		AND home_cell IN (SELECT value FROM json_each(?)) AND has_profile >= ? LIMIT ?`
+	// The box test of VolunteerQuery.Reach (see mayReach), on the index's
+	// columns: only the docs of volunteers who may reach the point are read.
+	sqlVolunteersReaching = `SELECT doc FROM volunteer_profiles WHERE organisation_id = ?1 AND status = ?2
+		AND home_cell IN (SELECT value FROM json_each(?3)) AND has_profile >= ?4
+		AND abs(home_lat - ?5) * ?6 <= travel_radius_km * ?9 + ?10
+		AND abs(home_lon - ?7) * ?8 <= travel_radius_km * ?9 + ?10 LIMIT ?11`
 
 	sqlParticipantByID   = `SELECT doc FROM participant_profiles WHERE user_id = ?`
 	sqlUpsertParticipant = `INSERT INTO participant_profiles (user_id, organisation_id, rev, doc) VALUES (?, ?, ?, ?)
@@ -90,7 +98,8 @@ func saveVolunteer(ctx context.Context, q querier, p *VolunteerProfile) error {
 	if err != nil {
 		return err
 	}
-	_, err = q.ExecContext(ctx, sqlUpsertVolunteer, p.UserID, p.OrgID, string(p.Status), boolInt(p.HasProfile), p.HomeCell, p.Rev, string(doc))
+	_, err = q.ExecContext(ctx, sqlUpsertVolunteer, p.UserID, p.OrgID, string(p.Status), boolInt(p.HasProfile), p.HomeCell,
+		p.Home.Lat, p.Home.Lon, p.TravelRadiusKm, p.Rev, string(doc))
 	return err
 }
 
@@ -137,7 +146,16 @@ func (s *sqliteStore) VolunteersInCells(ctx context.Context, q VolunteerQuery) (
 	if err != nil {
 		return nil, err
 	}
-	return queryJSON[VolunteerProfile](ctx, s.q(ctx), sqlVolunteersInCells, q.OrgID, string(q.Status), string(cells), boolInt(q.WithProfile), q.Limit)
+	if q.Reach == nil {
+		return queryJSON[VolunteerProfile](ctx, s.q(ctx), sqlVolunteersInCells, q.OrgID, string(q.Status), string(cells), boolInt(q.WithProfile), q.Limit)
+	}
+	return queryJSON[VolunteerProfile](ctx, s.q(ctx), sqlVolunteersReaching, reachArgs(q, string(cells))...)
+}
+
+func reachArgs(q VolunteerQuery, cells string) []any {
+	latKm, lonKm := reachScale(*q.Reach)
+	return []any{q.OrgID, string(q.Status), cells, boolInt(q.WithProfile),
+		q.Reach.Lat, latKm, q.Reach.Lon, lonKm, reachSlackFactor, reachSlackKm, q.Limit}
 }
 
 func (s *sqliteStore) DeleteVolunteer(ctx context.Context, userID string) error {

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -160,6 +161,36 @@ type VolunteerQuery struct {
 	Cells       []string
 	WithProfile bool
 	Limit       int
+	// Reach, when set, leaves out volunteers whose own travel radius
+	// certainly does not reach this point (a box test with a margin; the
+	// exact distance rule stays the ranking's). Without it, everyone in
+	// the cells: the exclusions list names the far ones too.
+	Reach *GeoPoint
+}
+
+// reachScale is how many km a degree of latitude and of longitude are at
+// least, for the volunteers who can reach p: their homes are within
+// MaxTravelRadiusKm (under half a degree of latitude), so the cosine is
+// taken a full degree nearer the pole. Near a pole or the antimeridian the
+// longitude test is off (0).
+func reachScale(p GeoPoint) (latKm, lonKm float64) {
+	latKm = 111.19 // πR/180 with R = 6371.0088 km is 111.195
+	if φ := math.Abs(p.Lat) + 1; φ < 89 && math.Abs(p.Lon) < 179 {
+		lonKm = latKm * math.Cos(φ*math.Pi/180)
+	}
+	return latKm, lonKm
+}
+
+// reachSlack widens every volunteer's radius in the box test (km = r*a+b),
+// far more than a box's errors against the haversine at these distances.
+const reachSlackFactor, reachSlackKm = 1.01, 1.0
+
+// mayReach is the box test of VolunteerQuery.Reach: false only when a
+// home at lat, lon with radius km is certainly too far from p.
+func mayReach(lat, lon, radiusKm float64, p GeoPoint) bool {
+	latKm, lonKm := reachScale(p)
+	r := radiusKm*reachSlackFactor + reachSlackKm
+	return math.Abs(lat-p.Lat)*latKm <= r && math.Abs(lon-p.Lon)*lonKm <= r
 }
 
 // geoBox is a latitude band and, when HasLon, a longitude band.

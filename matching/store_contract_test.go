@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"sync"
@@ -421,6 +422,64 @@ func testStore(t *testing.T, open func(t *testing.T) Store) {
 		}
 		if _, err := st.Participant(ctx, "p1"); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("participant after delete: %v", err)
+		}
+	})
+
+	t.Run("volunteers reaching a point", func(t *testing.T) {
+		st := open(t)
+		at := GeoPoint{Lat: 56.6744, Lon: 12.8578}
+		north := func(km float64) GeoPoint { return GeoPoint{Lat: at.Lat + km/111.195, Lon: at.Lon} }
+		east := func(km float64) GeoPoint {
+			return GeoPoint{Lat: at.Lat, Lon: at.Lon + km/(111.195*math.Cos(at.Lat*math.Pi/180))}
+		}
+		put := func(id string, home GeoPoint, radius float64) {
+			t.Helper()
+			if _, err := st.UpdateVolunteer(ctx, id, true, func(p *VolunteerProfile) (bool, error) {
+				p.OrgID, p.Status, p.HasProfile, p.Home, p.HomeCell = "org1", auth.StatusActive, true, home, HomeCell(home.Lat, home.Lon)
+				p.TravelRadiusKm, p.Commitments = radius, []Commitment{}
+				return true, nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		homes := map[string]struct {
+			home   GeoPoint
+			radius float64
+			reach  bool
+		}{
+			"near": {north(5), 6, true}, "edge north": {north(9.95), 10, true}, "edge east": {east(9.95), 10, true},
+			"short north": {north(8), 5, false}, "short east": {east(8), 5, false}, "far": {north(40), 30, false},
+		}
+		for id, h := range homes {
+			if d := DistanceKm(at.Lat, at.Lon, h.home.Lat, h.home.Lon); (d <= h.radius) != h.reach {
+				t.Fatalf("%s: set up wrong, %.3f km with a radius of %g", id, d, h.radius)
+			}
+			put(id, h.home, h.radius)
+		}
+		ids := func(reach *GeoPoint) []string {
+			t.Helper()
+			ps, err := st.VolunteersInCells(ctx, VolunteerQuery{OrgID: "org1", Status: auth.StatusActive,
+				Cells: CellsCovering(at.Lat, at.Lon, MaxTravelRadiusKm), WithProfile: true, Limit: 100, Reach: reach})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, p := range ps {
+				out = append(out, p.UserID)
+			}
+			slices.Sort(out)
+			return out
+		}
+		if got, want := ids(nil), []string{"edge east", "edge north", "far", "near", "short east", "short north"}; !slices.Equal(got, want) {
+			t.Fatalf("without reach: %v, want %v", got, want)
+		}
+		if got, want := ids(&at), []string{"edge east", "edge north", "near"}; !slices.Equal(got, want) {
+			t.Fatalf("reaching: %v, want %v", got, want)
+		}
+		// The radius is kept up to date by every write of a profile.
+		put("short north", north(8), 9)
+		if got, want := ids(&at), []string{"edge east", "edge north", "near", "short north"}; !slices.Equal(got, want) {
+			t.Fatalf("after a wider radius: %v, want %v", got, want)
 		}
 	})
 

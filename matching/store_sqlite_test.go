@@ -49,6 +49,8 @@ func TestSQLiteHotQueriesUseIndexes(t *testing.T) {
 		{"completed together", sqlCompletedTogether, []any{"v1", "p1"}},
 		{"bookings of a candidate set (busy, weekly and 30-day load, history)", sqlBookings, bargs},
 		{"volunteers in cells", sqlVolunteersInCells, []any{"org1", "active", `["c1","c2"]`, 1, 20000}},
+		{"volunteers in cells reaching a point", sqlVolunteersReaching, reachArgs(VolunteerQuery{OrgID: "org1", Status: "active",
+			WithProfile: true, Limit: 20000, Reach: &GeoPoint{Lat: 56.67, Lon: 12.86}}, `["c1","c2"]`)},
 		{"volunteer by id (the weekly count is on its commitments)", sqlVolunteerByID, []any{"v1"}},
 		{"ratings of a candidate set", sqlRatings, []any{ids, 50000}},
 		{"feedback by author", sqlFeedbackByAuthor, []any{"u1"}},
@@ -66,8 +68,12 @@ func TestSQLiteHotQueriesUseIndexes(t *testing.T) {
 	}
 	want := map[string]string{
 		sqlBookings: "outings_volunteer_bookings (volunteer_id=?)", sqlCompletedTogether: "outings_volunteer_bookings (volunteer_id=?)",
-		sqlVolunteersInCells: "volunteer_profiles_in_cells (organisation_id=? AND status=? AND home_cell=?)",
-		sqlRatings:           "feedback_by_volunteer (volunteer_id=?)", sqlOffersFor: "outing_offers USING PRIMARY KEY (volunteer_id=?)",
+		sqlVolunteersInCells:  "volunteer_profiles_reach (organisation_id=? AND status=? AND home_cell=?",
+		sqlVolunteersReaching: "volunteer_profiles_reach (organisation_id=? AND status=? AND home_cell=?",
+		sqlRatings:            "feedback_by_volunteer (volunteer_id=?)", sqlOffersFor: "outing_offers USING PRIMARY KEY (volunteer_id=?)",
+
+		// The box is tested on the index, before any row is read.
+		sqlOpenNear: "outings_open_in_box (organisation_id=? AND status=? AND starts_at>?)",
 	}
 	growing := []string{"outings", "outing_people", "outing_offers", "volunteer_profiles", "participant_profiles", "feedback", "preferences", "preference_volunteers"}
 	for _, c := range cases {
@@ -82,5 +88,44 @@ func TestSQLiteHotQueriesUseIndexes(t *testing.T) {
 		if w, ok := want[c.query]; ok && !strings.Contains(strings.Join(plan, " "), w) {
 			t.Errorf("%s: plan %v does not use %s", c.name, plan, w)
 		}
+	}
+}
+
+// Migration 00002 fills the reach columns of profiles stored before it from
+// their docs: its UPDATE, run again on zeroed columns, gives back what the
+// store's writes put there.
+func TestSQLiteReachColumnsFromDocs(t *testing.T) {
+	ctx := context.Background()
+	d := sqlitetest.New(t)
+	st, err := NewSQLiteStore(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.UpdateVolunteer(ctx, "v1", true, func(p *VolunteerProfile) (bool, error) {
+		p.OrgID, p.Status, p.HasProfile, p.Home, p.TravelRadiusKm = "org1", "active", true, GeoPoint{Lat: 56.6744, Lon: 12.8578}, 12
+		return true, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	src, err := sqliteMigrations.ReadFile("migrations/00002_volunteer_reach.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(src)
+	update := text[strings.Index(text, "UPDATE volunteer_profiles"):]
+	update = update[:strings.Index(update, ";")]
+	db := st.(*sqliteStore).d
+	if _, err := db.ExecContext(ctx, `UPDATE volunteer_profiles SET home_lat = 0, home_lon = 0, travel_radius_km = 0`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, update); err != nil {
+		t.Fatal(err)
+	}
+	var lat, lon, r float64
+	if err := db.QueryRowContext(ctx, `SELECT home_lat, home_lon, travel_radius_km FROM volunteer_profiles WHERE user_id = 'v1'`).Scan(&lat, &lon, &r); err != nil {
+		t.Fatal(err)
+	}
+	if lat != 56.6744 || lon != 12.8578 || r != 12 {
+		t.Fatalf("from the doc: %v %v %v", lat, lon, r)
 	}
 }
