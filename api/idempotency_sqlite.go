@@ -6,7 +6,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"time"
 
 	"github.com/clavis-app/clavis/internal/sqlite"
@@ -36,11 +35,7 @@ type idemSQLite struct{ d *sqlite.DB }
 // NewIdempotencySQLite keeps keys in the embedded SQLite database (table
 // idempotency_keys, versioned in api_schema).
 func NewIdempotencySQLite(ctx context.Context, d *sqlite.DB) (IdempotencyStore, error) {
-	dir, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	if err := d.Migrate(ctx, dir, "api_schema"); err != nil {
+	if err := d.MigrateEmbedded(ctx, migrations, "api_schema"); err != nil {
 		return nil, err
 	}
 	return &idemSQLite{d: d}, nil

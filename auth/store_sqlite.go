@@ -6,7 +6,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"strings"
 	"time"
 
@@ -20,11 +19,7 @@ type sqliteStore struct{ d *sqlite.DB }
 
 // NewSQLiteStore applies auth's migrations to d and returns its store.
 func NewSQLiteStore(ctx context.Context, d *sqlite.DB) (Store, error) {
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	if err := d.Migrate(ctx, sub, "auth_schema"); err != nil {
+	if err := d.MigrateEmbedded(ctx, migrations, "auth_schema"); err != nil {
 		return nil, err
 	}
 	return &sqliteStore{d: d}, nil

@@ -6,7 +6,6 @@ import (
 	"embed"
 	"encoding/json"
 	"errors"
-	"io/fs"
 	"math"
 	"time"
 
@@ -25,11 +24,7 @@ type sqliteStore struct {
 
 // NewSQLiteStore applies matching's migrations to d.
 func NewSQLiteStore(ctx context.Context, d *sqlite.DB) (Store, error) {
-	fsys, err := fs.Sub(sqliteMigrations, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	if err := d.Migrate(ctx, fsys, "matching_schema"); err != nil {
+	if err := d.MigrateEmbedded(ctx, sqliteMigrations, "matching_schema"); err != nil {
 		return nil, err
 	}
 	return &sqliteStore{d: d}, nil

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"slices"
 	"time"
 
@@ -26,11 +25,7 @@ type sqliteStore struct {
 
 // NewSQLiteStore applies notify's migrations to d and returns its Store.
 func NewSQLiteStore(ctx context.Context, d *sqlite.DB) (Store, error) {
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	if err := d.Migrate(ctx, sub, "notify_schema"); err != nil {
+	if err := d.MigrateEmbedded(ctx, migrations, "notify_schema"); err != nil {
 		return nil, err
 	}
 	return &sqliteStore{d: d}, nil

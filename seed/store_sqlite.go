@@ -6,7 +6,6 @@ import (
 	"embed"
 	"encoding/json"
 	"errors"
-	"io/fs"
 
 	"github.com/clavis-app/clavis/internal/sqlite"
 )
@@ -18,11 +17,7 @@ type sqliteRuns struct{ d *sqlite.DB }
 
 // NewSQLiteRuns keeps seed records in the SQLite file.
 func NewSQLiteRuns(ctx context.Context, d *sqlite.DB) (Runs, error) {
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	if err := d.Migrate(ctx, sub, "seed_schema"); err != nil {
+	if err := d.MigrateEmbedded(ctx, migrations, "seed_schema"); err != nil {
 		return nil, err
 	}
 	return &sqliteRuns{d: d}, nil

@@ -171,6 +171,16 @@ func (d *DB) Migrate(ctx context.Context, fsys fs.FS, versionTable string) error
 	return nil
 }
 
+// MigrateEmbedded is Migrate for a package's embedded `migrations/*.sql`
+// (the folder every package keeps its migrations in).
+func (d *DB) MigrateEmbedded(ctx context.Context, embedded fs.FS, versionTable string) error {
+	sub, err := fs.Sub(embedded, "migrations")
+	if err != nil {
+		return err
+	}
+	return d.Migrate(ctx, sub, versionTable)
+}
+
 // QueryPlan returns the detail lines of EXPLAIN QUERY PLAN for query, for
 // tests that prove each hot query uses an index.
 func (d *DB) QueryPlan(ctx context.Context, query string, args ...any) ([]string, error) {
