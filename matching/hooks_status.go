@@ -64,28 +64,46 @@ func (s *Service) suspendFromOuting(ctx context.Context, outingID, volunteerID s
 }
 
 // actWithActiveCompanion approves or checks in only while the outing's
-// companion is active, read from the accounts in the outing's decision.
+// companion is active.
 // The suspension hook normally reopens their outings first; this covers a
 // hook that failed or has not run yet, and finishes its work on this
 // outing. The answer is 409 state-conflict, not 403: the caller may act on
 // the outing, its state (a companion who can no longer go) is what is wrong.
 func (s *Service) actWithActiveCompanion(ctx context.Context, who auth.Identity, id string, a Action) (OutingView, error) {
+	// The companion's status is read before the outing's write transaction:
+	// inside it, a read from the accounts' store needs a second connection,
+	// and with every pooled connection held by writers queued for the lock,
+	// the holder would wait for a connection until busy_timeout (seen as a
+	// 500 under 20 concurrent approve/cancel). The transaction checks the
+	// companion is still the one whose status was read.
+	var companion string
+	var status auth.Status
+	var lookupErr error
+	if s.dir != nil {
+		if cur, err := s.st.Outing(ctx, id); err == nil && cur.VolunteerID != "" {
+			companion = cur.VolunteerID
+			mb, err := s.dir.Member(ctx, companion)
+			status, lookupErr = mb.Status, err
+		}
+	}
 	suspended := ""
-	o, err := s.act(ctx, who, id, a, "", func(tctx context.Context, o *Outing) error {
+	o, err := s.act(ctx, who, id, a, "", func(_ context.Context, o *Outing) error {
 		if s.dir == nil || o.VolunteerID == "" {
 			return nil
 		}
-		mb, err := s.dir.Member(tctx, o.VolunteerID)
-		if fault.KindOf(err) == fault.NotFound {
+		if o.VolunteerID != companion {
+			return fault.StateConflictf("the outing changed meanwhile; reload it and try again")
+		}
+		if fault.KindOf(lookupErr) == fault.NotFound {
 			return inactiveCompanion(a)
 		}
-		if err != nil {
-			return fault.Wrap(err, "look up the volunteer")
+		if lookupErr != nil {
+			return fault.Wrap(lookupErr, "look up the volunteer")
 		}
-		if mb.Status == auth.StatusActive {
+		if status == auth.StatusActive {
 			return nil
 		}
-		if mb.Status == auth.StatusSuspended {
+		if status == auth.StatusSuspended {
 			suspended = o.VolunteerID
 		}
 		return inactiveCompanion(a)
