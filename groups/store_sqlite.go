@@ -63,7 +63,7 @@ func (s *sqliteStore) CreateGroup(ctx context.Context, g *Group, sessions []Sess
 	}
 	return sqlErr(s.d.Write(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO group_defs (id, organisation_id, starts_at, ends_at, decided, doc) VALUES (?, ?, ?, ?, 0, ?)`,
-			g.ID, g.OrgID, sqlite.Millis(g.StartsAt), sqlite.Millis(g.EndsAt), doc); err != nil {
+			g.ID, g.OrgID, sqlite.Millis(g.StartsAt), sqlite.Millis(g.EndsAt), string(doc)); err != nil {
 			return err
 		}
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO group_sessions (id, group_id, organisation_id, starts_at, ends_at, status, reason) VALUES (?, ?, ?, ?, ?, ?, ?)`)
