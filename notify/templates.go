@@ -9,6 +9,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/clavis-app/clavis/groups"
 	"github.com/clavis-app/clavis/matching"
 )
 
@@ -19,6 +20,8 @@ var PushTypes = []string{
 	// An expired request tells the participant kindly that nobody could be
 	// found, and coordinators hear when offers run dry.
 	matching.EventExpired, matching.EventNoCandidates,
+	// Groups (notify/groups.go).
+	groups.PushEnrolled, groups.PushPromoted, groups.PushSessionReminder, groups.PushSessionMoved, groups.PushSessionCancelled,
 }
 
 // Languages are the languages every template exists in; the first is the fallback.
