@@ -210,6 +210,14 @@ func (m *Matcher) nextWave(ctx context.Context, d *offerDoc, now time.Time) ([]s
 			picked = append(picked, s.VolunteerID)
 		}
 	}
+	if d.OfferFirst != "" && d.OfferWave == 0 && !offered[d.OfferFirst] {
+		// Every eligible volunteer, not only the best few: the one who came
+		// last time goes first wherever they rank.
+		all, _ := Rank(p.req, p.cands, RankOptions{Weights: m.weights})
+		if first := continuityFirst(d.OfferFirst, all); first != "" {
+			picked = []string{first}
+		}
+	}
 	if len(picked) == 0 || m.svc.dir == nil {
 		return picked, nil
 	}
@@ -487,4 +495,17 @@ func stripOfferRecords(st *OfferState, volunteerID string) {
 	st.OfferedTo = slices.DeleteFunc(slices.Clone(st.OfferedTo), func(r OfferRecord) bool { return r.VolunteerID == volunteerID })
 	st.OfferedIDs = slices.DeleteFunc(slices.Clone(st.OfferedIDs), func(id string) bool { return id == volunteerID })
 	st.OfferedTo, st.OfferedIDs = nonNil(st.OfferedTo), nonNil(st.OfferedIDs)
+}
+
+// continuityFirst is the volunteer an outing's first wave goes to alone:
+// its OfferFirst, when the ranking's hard rules still pass them (active,
+// vetted, available, not blocked, declined or excluded). Otherwise "" and
+// the waves go as ranked.
+func continuityFirst(want string, ranked []Scored) string {
+	for _, s := range ranked {
+		if s.VolunteerID == want {
+			return want
+		}
+	}
+	return ""
 }

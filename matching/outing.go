@@ -106,6 +106,9 @@ type Outing struct {
 	// Erased is set when the participant's account was erased: personal
 	// fields are gone, the rest stays for statistics.
 	Erased bool `bson:"erased,omitempty"`
+	// OfferFirst is a volunteer the first wave goes to alone (continuity:
+	// who accompanied the participant to the last session of a series).
+	OfferFirst string `bson:"offer_first,omitempty"`
 }
 
 // OutingRequest is what a participant (or a coordinator for them) asks for.
@@ -120,6 +123,8 @@ type OutingRequest struct {
 	MeetingPoint    MeetingPoint
 	CompanionGender string
 	Language        string
+	// OfferFirst: see Outing.OfferFirst.
+	OfferFirst string
 }
 
 // Validate checks the request against the rules of docs/api.md, naming each

@@ -146,7 +146,7 @@ func (s *Service) CreateOuting(ctx context.Context, who auth.Identity, req Outin
 		CompanionGender: req.CompanionGender, Language: req.Language, Status: StatusOpen, Version: 1,
 		CreatedAt: now, CreatedBy: who.UserID, UpdatedAt: now,
 		History:            []HistoryEntry{{At: now, ActorID: who.UserID, To: StatusOpen}},
-		ExcludedVolunteers: []string{}, DeclinedBy: []string{},
+		ExcludedVolunteers: []string{}, DeclinedBy: []string{}, OfferFirst: req.OfferFirst,
 	}
 	// The first offer wave's recipients are chosen by the ranking when the
 	// event is delivered (matching issue); the event says "a new outing".
