@@ -17,13 +17,16 @@ import (
 
 type createOutingBody struct {
 	ParticipantID   string            `json:"participant_id,omitempty" doc:"coordinators only: whom the outing is for"`
-	Kind            string            `json:"kind" validate:"required,oneof=bus_trip cafe walk errand activity other"`
+	Kind            string            `json:"kind,omitempty" validate:"omitempty,oneof=bus_trip cafe walk errand activity other" doc:"required, except for a group session (then activity)"`
 	Note            string            `json:"note,omitempty" validate:"max=1000"`
-	StartsAt        string            `json:"starts_at" validate:"required" doc:"RFC 3339 with offset"`
-	EndsAt          string            `json:"ends_at" validate:"required" doc:"RFC 3339 with offset"`
+	StartsAt        string            `json:"starts_at,omitempty" doc:"RFC 3339 with offset; required, except for a group session (its times)"`
+	EndsAt          string            `json:"ends_at,omitempty" doc:"RFC 3339 with offset; required, except for a group session (its times)"`
 	MeetingPoint    *meetingPointBody `json:"meeting_point" validate:"required"`
 	CompanionGender string            `json:"companion_gender,omitempty" validate:"omitempty,oneof=any female male"`
 	Language        string            `json:"language,omitempty" validate:"omitempty,oneof=sv en"`
+	GroupSessionID  string            `json:"group_session_id,omitempty" doc:"a companion to this group session (the participant holds a place in its group)"`
+	GroupID         string            `json:"group_id,omitempty" doc:"with every_session: a companion to every future session of this group"`
+	EverySession    bool              `json:"every_session,omitempty"`
 }
 
 type meetingPointBody struct {
@@ -61,9 +64,9 @@ func (s *Server) outingRoutes() error {
 		h fiber.Handler
 	}{
 		{Route{Method: "POST", Path: "/v1/outings", Summary: "Ask for a companion for an outing", Tag: "outings",
-			Roles: []auth.Role{auth.RoleParticipant, auth.RoleCoordinator}, Request: createOutingBody{}, Response: matching.OutingView{},
+			Roles: []auth.Role{auth.RoleParticipant, auth.RoleCoordinator}, Request: createOutingBody{}, Response: groupOutingView{},
 			Status: fiber.StatusCreated, Idempotent: true, Problems: []int{409}, Location: true,
-			Description: "An active participant asks for themself; a coordinator names participant_id. In the past, ending before it starts, or longer than 12 h: 422."},
+			Description: "An active participant asks for themself; a coordinator names participant_id. In the past, ending before it starts, or longer than 12 h: 422. With group_session_id (or group_id and every_session: true) the outing is an activity at the session's times, one per session; the answer's outings lists them all."},
 			s.idempotent(s.createOuting)},
 		{Route{Method: "GET", Path: "/v1/outings", Summary: "The caller's outings, newest first", Tag: "outings",
 			Roles: outingRolesAll, Response: matching.OutingPage{}, Problems: []int{422},
@@ -160,6 +163,18 @@ func (s *Server) createOuting(c *fiber.Ctx) error {
 	var b createOutingBody
 	if err := s.bind(c, &b); err != nil {
 		return err
+	}
+	if b.GroupSessionID != "" || b.GroupID != "" || b.EverySession {
+		return s.createGroupOutings(c, b)
+	}
+	var missing []fault.FieldError
+	for _, f := range [][2]string{{"kind", b.Kind}, {"starts_at", b.StartsAt}, {"ends_at", b.EndsAt}} {
+		if f[1] == "" {
+			missing = append(missing, fault.FieldError{Field: f[0], Message: "is required"})
+		}
+	}
+	if len(missing) > 0 {
+		return fault.Invalid(missing...)
 	}
 	start, err := parseTimeField("starts_at", b.StartsAt)
 	if err != nil {
