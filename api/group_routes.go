@@ -30,16 +30,16 @@ type groupSlotBody struct {
 }
 
 type createGroupBody struct {
-	Name                string     `json:"name" validate:"required,max=120"`
-	Kind                string     `json:"kind" validate:"required,oneof=course theme_group study_circle meeting_place"`
-	Description         string     `json:"description,omitempty" validate:"max=2000"`
+	Name                string          `json:"name" validate:"required,max=120"`
+	Kind                string          `json:"kind" validate:"required,oneof=course theme_group study_circle meeting_place"`
+	Description         string          `json:"description,omitempty" validate:"max=2000"`
 	Place               *groupPlaceBody `json:"place" validate:"required"`
-	TimeZone            string     `json:"time_zone,omitempty" doc:"IANA zone; default the organisation's"`
-	FirstDay            string     `json:"first_day" validate:"required" doc:"YYYY-MM-DD"`
-	Weeks               int        `json:"weeks" validate:"required" doc:"1 to 104"`
+	TimeZone            string          `json:"time_zone,omitempty" doc:"IANA zone; default the organisation's"`
+	FirstDay            string          `json:"first_day" validate:"required" doc:"YYYY-MM-DD"`
+	Weeks               int             `json:"weeks" validate:"required" doc:"1 to 104"`
 	Weekly              []groupSlotBody `json:"weekly" validate:"required,dive"`
-	Capacity            int        `json:"capacity" validate:"required" doc:"at least 1"`
-	CompletionThreshold *float64   `json:"completion_threshold,omitempty" doc:"share of held sessions attended to complete, 0 to 1, default 0.75"`
+	Capacity            int             `json:"capacity" validate:"required" doc:"at least 1"`
+	CompletionThreshold *float64        `json:"completion_threshold,omitempty" doc:"share of held sessions attended to complete, 0 to 1, default 0.75"`
 }
 
 type changeSessionBody struct {
