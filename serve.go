@@ -117,6 +117,10 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 		return err
 	}
 	people.Register(notifier.PersonalHook())
+	groupSvc, err := newGroups(st, accounts, notifier, clk, log, people)
+	if err != nil {
+		return err
+	}
 
 	workerCtx, stopWorkers := context.WithCancel(context.Background())
 	var workers sync.WaitGroup
@@ -158,7 +162,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 		Version: version, CORSOrigins: cfg.CORSOrigins, TrustedProxies: cfg.TrustedProxies,
 		Auth: accounts, Accounts: accounts,
 		Matching: outings, Idempotency: st.idempotency, Matcher: matcher,
-		Devices: notifier.Devices(),
+		Devices: notifier.Devices(), Groups: groupSvc,
 	})
 	if err != nil {
 		stopWorkers()

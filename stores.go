@@ -9,6 +9,7 @@ import (
 
 	"github.com/clavis-app/clavis/api"
 	"github.com/clavis-app/clavis/auth"
+	"github.com/clavis-app/clavis/groups"
 	"github.com/clavis-app/clavis/internal/db"
 	"github.com/clavis-app/clavis/internal/sqlite"
 	"github.com/clavis-app/clavis/matching"
@@ -24,6 +25,7 @@ type stores struct {
 	auth        auth.Store
 	matching    matching.Store
 	notify      notify.Store
+	groups      groups.Store
 	idempotency api.IdempotencyStore
 	seedRuns    seed.Runs
 	ping        func(context.Context) error
@@ -46,6 +48,7 @@ func openStores(ctx context.Context, cfg config, log *slog.Logger) (*stores, err
 		func() (err error) { s.auth, err = auth.NewSQLiteStore(ctx, d); return },
 		func() (err error) { s.matching, err = matching.NewSQLiteStore(ctx, d); return },
 		func() (err error) { s.notify, err = notify.NewSQLiteStore(ctx, d); return },
+		func() (err error) { s.groups, err = groups.NewSQLiteStore(ctx, d); return },
 		func() (err error) { s.idempotency, err = api.NewIdempotencySQLite(ctx, d); return },
 		func() (err error) { s.seedRuns, err = seed.NewSQLiteRuns(ctx, d); return },
 	); err != nil {
@@ -69,6 +72,7 @@ func openMongoStores(ctx context.Context, cfg config, log *slog.Logger) (*stores
 		func() (err error) { s.auth, err = auth.NewMongoStore(ctx, d); return },
 		func() (err error) { s.matching, err = matching.NewMongoStore(ctx, d); return },
 		func() (err error) { s.notify, err = notify.NewMongoStore(ctx, d); return },
+		func() (err error) { s.groups, err = groups.NewMongoStore(ctx, d); return },
 		func() (err error) { s.idempotency, err = api.NewIdempotencyMongo(ctx, d); return },
 		func() error { s.seedRuns = seed.NewMongoRuns(d); return nil },
 	); err != nil {
