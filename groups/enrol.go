@@ -323,7 +323,7 @@ func (s *Service) PutAttendance(ctx context.Context, who auth.Identity, groupID,
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return Attendance{}, fault.Wrap(err, "read enrolment")
 		}
-		if e == nil || e.Status == Waiting {
+		if e == nil || e.Status == Waiting || e.Status == Left {
 			errs = append(errs, fault.FieldError{Field: field + ".participant_id", Message: "is not enrolled in this group"})
 			continue
 		}

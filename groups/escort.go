@@ -58,11 +58,22 @@ func (s *Service) EscortTargets(ctx context.Context, who auth.Identity, particip
 	if err != nil {
 		return EscortTarget{}, fault.Wrap(err, "list sessions")
 	}
+	// "Every session" leaves out sessions the participant has an escort to already.
+	linked := map[string]bool{}
+	if sessionID == "" {
+		links, err := s.st.EscortsOf(ctx, g.ID, pid)
+		if err != nil {
+			return EscortTarget{}, fault.Wrap(err, "read escorts")
+		}
+		for _, l := range links {
+			linked[l.SessionID] = true
+		}
+	}
 	now := s.now()
 	out := EscortTarget{ParticipantID: pid, GroupID: g.ID, OrgID: g.OrgID}
 	for i := range sessions {
 		ss := &sessions[i]
-		if sessionID != "" && ss.ID != sessionID || ss.Status == SessionCancelled || !ss.StartsAt.After(now) {
+		if sessionID != "" && ss.ID != sessionID || ss.Status == SessionCancelled || !ss.StartsAt.After(now) || linked[ss.ID] {
 			continue
 		}
 		out.Sessions = append(out.Sessions, ss.view(now))
