@@ -163,15 +163,14 @@ func (s *Service) group(ctx context.Context, who auth.Identity, id string) (*Gro
 	if who.OrgID != g.OrgID || who.Role == auth.RoleAdmin {
 		return nil, errNoGroup
 	}
-	if decided := g.Decided; true {
-		if err := s.settle(ctx, g); err != nil {
-			return nil, err
-		}
-		if !decided && g.Decided {
-			// Decided just now: the counts read before have changed.
-			if g, err = s.st.Group(ctx, id); err != nil {
-				return nil, fault.Wrap(err, "read group")
-			}
+	decided := g.Decided
+	if err := s.settle(ctx, g); err != nil {
+		return nil, err
+	}
+	if !decided && g.Decided {
+		// Decided just now: the counts read before have changed.
+		if g, err = s.st.Group(ctx, id); err != nil {
+			return nil, fault.Wrap(err, "read group")
 		}
 	}
 	return g, nil
