@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -251,5 +252,56 @@ func TestGroupBadInput(t *testing.T) {
 	e.Decode(body, &mine)
 	if len(mine.Items) != 1 || mine.Items[0].ParticipantID != p.ID || mine.Items[0].Group.ID != g.ID {
 		t.Fatalf("my groups %s", body)
+	}
+}
+
+// Twenty participants enrol at once in a group of one place, over HTTP:
+// one is enrolled and nineteen wait at positions 1 to 19.
+func TestGroupEnrolmentRaceOverHTTP(t *testing.T) {
+	e := newTestEnv(t)
+	org := e.Org("Röda Korset Halmstad")
+	c := newPerson(e, auth.RoleCoordinator, org)
+	status, body := e.Call("POST", "/v1/organisations/"+org+"/groups", c.Token, groupBody("2026-12-07", 4, 1))
+	e.Want(status, body, 201)
+	var g groups.GroupView
+	e.Decode(body, &g)
+	ps := make([]person, 20)
+	for i := range ps {
+		ps[i] = newPerson(e, auth.RoleParticipant, org)
+	}
+	answers := make([]groups.EnrolmentView, 20)
+	statuses := make([]int, 20)
+	var wg sync.WaitGroup
+	for i := range ps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, b := e.Do("POST", "/v1/groups/"+g.ID+"/enrolments", ps[i].Token, map[string]any{})
+			statuses[i] = resp.StatusCode
+			_ = json.Unmarshal(b, &answers[i])
+		}()
+	}
+	wg.Wait()
+	enrolled, positions := 0, map[int]bool{}
+	for i, a := range answers {
+		if statuses[i] != 201 {
+			t.Fatalf("enrolment %d: %d", i, statuses[i])
+		}
+		if a.Status == groups.Enrolled {
+			enrolled++
+		} else if a.Status == groups.Waiting {
+			positions[a.Position] = true
+		}
+	}
+	if enrolled != 1 || len(positions) != 19 || !positions[1] || !positions[19] {
+		t.Fatalf("%d enrolled, waiting positions %v", enrolled, positions)
+	}
+	status, body = e.Call("GET", "/v1/groups/"+g.ID+"/enrolments?limit=100", c.Token, nil)
+	var ep groups.EnrolmentPage
+	e.Decode(body, &ep)
+	for i, en := range ep.Items[1:] {
+		if en.Status != groups.Waiting || en.Position != i+1 {
+			t.Fatalf("list out of order at %d: %+v", i, en)
+		}
 	}
 }

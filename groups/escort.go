@@ -132,6 +132,25 @@ func (s *Service) PersonalHook() personal.Hook {
 			return map[string]any{"enrolments": out}, nil
 		},
 		Erase: func(ctx context.Context, userID string) error {
+			// Places held are given up first, so the waiting move up.
+			list, err := s.st.EnrolmentsOf(ctx, userID, "", 1000)
+			if err != nil {
+				return fault.Wrap(err, "read enrolments")
+			}
+			for _, e := range list {
+				if e.Status != Enrolled && e.Status != Waiting {
+					continue
+				}
+				_, promoted, err := s.st.Leave(ctx, e.GroupID, userID)
+				if err != nil && !errors.Is(err, ErrNotFound) {
+					return fault.Wrap(err, "leave")
+				}
+				if promoted != nil {
+					if g, err := s.st.Group(ctx, e.GroupID); err == nil {
+						s.placeGiven(ctx, g, *promoted, PushPromoted)
+					}
+				}
+			}
 			return fault.Wrap(s.st.EraseParticipant(ctx, userID), "erase enrolments")
 		},
 	}
