@@ -123,3 +123,28 @@ func TestCompletionRule(t *testing.T) {
 		}
 	}
 }
+
+// At night too: a Sunday 22:00–24:00 slot across the October change ends
+// at midnight local time every week, and a Sunday 02:30 slot on the
+// March night that skips 02:00–03:00 lands an hour later, not a day off.
+func TestNightSlotsAcrossDST(t *testing.T) {
+	loc, _ := time.LoadLocation("Europe/Stockholm")
+	ss, err := GenerateSessions("g", "o", "2026-10-12", 4, []Slot{{Weekday: "sun", Start: "22:00", End: "24:00"}}, loc, ids.New)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range ss {
+		l, e := s.StartsAt.In(loc), s.EndsAt.In(loc)
+		if l.Format("15:04") != "22:00" || e.Format("15:04") != "00:00" || e.Sub(l) != 2*time.Hour || e.Day() == l.Day() {
+			t.Fatalf("night slot %s–%s", l.Format(time.RFC3339), e.Format(time.RFC3339))
+		}
+	}
+	ss, err = GenerateSessions("g", "o", "2027-03-22", 1, []Slot{{Weekday: "sun", Start: "02:30", End: "04:00"}}, loc, ids.New)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := ss[0].StartsAt.In(loc)
+	if l.Format("2006-01-02 15:04") != "2027-03-28 03:30" || ss[0].EndsAt.Sub(ss[0].StartsAt) != 30*time.Minute {
+		t.Fatalf("slot in the skipped hour: %s, %s long", l.Format(time.RFC3339), ss[0].EndsAt.Sub(ss[0].StartsAt))
+	}
+}
