@@ -60,14 +60,14 @@ const (
 
 // Limits of docs/api.md and the issue.
 const (
-	MaxWeeks            = 104
-	DefaultThreshold    = 0.75
-	MaxSlotsPerWeek     = 14
-	maxNameLength       = 120
-	maxDescriptionLen   = 2000
-	maxReasonLength     = 500
-	maxAttendanceMarks  = 500
-	weeklySlotTimeLayot = "15:04"
+	MaxWeeks           = 104
+	DefaultThreshold   = 0.75
+	MaxSlotsPerWeek    = 14
+	maxNameLength      = 120
+	maxDescriptionLen  = 2000
+	maxReasonLength    = 500
+	maxAttendanceMarks = 500
+	slotTimeLayout     = "15:04"
 )
 
 // Place is where a group meets.
@@ -172,7 +172,7 @@ func minutes(s string) (int, bool) {
 	if s == "24:00" {
 		return 24 * 60, true
 	}
-	t, err := time.Parse(weeklySlotTimeLayot, s)
+	t, err := time.Parse(slotTimeLayout, s)
 	if err != nil || len(s) != 5 {
 		return 0, false
 	}
