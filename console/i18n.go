@@ -38,6 +38,9 @@ var texts = map[string][2]string{
 	"login.suspended":      {"Kontot är avstängt. Kontakta en administratör.", "This account is suspended. Please contact an administrator."},
 	"login.notcoordinator": {"Konsolen är bara för samordnare och administratörer.", "The console is for coordinators and administrators only."},
 
+	"admin.title": {"Administratör", "Administrator"},
+	"admin.text": {"Konsolens sidor hör till en organisation och visas för dess samordnare. Som administratör skapar du organisationer och samordnare genom API:t; logga in som samordnare för att arbeta här.",
+		"The console's pages belong to an organisation and are shown to its coordinators. As an administrator you create organisations and coordinators through the API; sign in as a coordinator to work here."},
 	"err.title":      {"Något gick inte", "Something went wrong"},
 	"err.back":       {"Tillbaka", "Back"},
 	"err.notfound":   {"Det finns ingen sådan sida eller person.", "There is no such page or person."},

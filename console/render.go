@@ -19,7 +19,7 @@ type pageTemplate = template.Template
 
 // pageNames are the templates/<name>.html files; each defines "content"
 // (and "title") inside layout.html, or stands alone (fragments).
-var pageNames = []string{"login", "error", "today", "requests", "request", "approvals", "members", "person", "groups", "group", "register", "reports"}
+var pageNames = []string{"login", "error", "today", "requests", "request", "approvals", "members", "person", "groups", "group", "register", "reports", "admin"}
 
 // fragments are rendered without the layout (htmx swaps them in).
 var fragments = []string{"today_list"}
