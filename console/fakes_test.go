@@ -53,3 +53,9 @@ func (fakeReports) OutcomeCSV(_ context.Context, _ auth.Identity, _, _ time.Time
 	_, err := fmt.Fprint(w, "measure,goal,actual\noutings,10,12\n")
 	return err
 }
+
+type cfg = console.Config
+
+func candidatesQuery() matching.CandidatesQuery {
+	return matching.CandidatesQuery{Lang: "sv", Limit: 10, IncludeExcluded: true}
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/clavis-app/clavis/auth"
 	"github.com/clavis-app/clavis/console"
+	"github.com/clavis-app/clavis/matching/availability"
 )
 
 // seedDemo is the organisation every page test works on.
@@ -27,6 +28,11 @@ func (e *env) seed() demo {
 	d.Vera = e.volunteer("Vera Holm", 1)
 	d.Ville = e.volunteer("Ville Ek", 3)
 	e.volunteer("Vanja Ström", 6)
+	tove := e.volunteer("Tove Söndag", 2)
+	if _, err := e.Outings.PutAvailability(context.Background(), tove.Who, availability.Spec{TimeZone: "Europe/Stockholm",
+		Weekly: []availability.SlotSpec{{Weekday: "sun", Start: "10:00", End: "16:00"}}, Exceptions: []availability.Exception{}}); err != nil {
+		e.t.Fatal(err)
+	}
 	d.Pending = e.user(auth.RoleVolunteer, e.Org, auth.StatusPending, "Nils Väntar")
 	d.Other = e.user(auth.RoleParticipant, e.OtherOrg, auth.StatusActive, "Otto Annan")
 	e.past(d.Pia, d.Vera, 14, 2, 3)

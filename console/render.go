@@ -141,8 +141,8 @@ func funcsFor(lang string) template.FuncMap {
 		"status": func(s any) string { return tr(lang, "status."+fmt.Sprint(s)) },
 		"kind":   func(s any) string { return tr(lang, "kind."+fmt.Sprint(s)) },
 		"pct":    func(x float64) string { return strconv.Itoa(int(math.Round(x * 100))) },
-		"score":  func(x float64) string { return strconv.FormatFloat(x, 'f', 1, 64) },
-		"km":     func(x float64) string { return strconv.FormatFloat(x, 'f', 1, 64) },
+		"score":  func(x float64) string { return decimal(lang, x) },
+		"km":     func(x float64) string { return decimal(lang, x) },
 		"lower":  strings.ToLower,
 		"rule":   func(r string) string { return tr(lang, "rule."+r) },
 		"role":   func(r any) string { return tr(lang, "role."+fmt.Sprint(r)) },
@@ -172,4 +172,13 @@ func until(lang string, now, t time.Time) string {
 		return fmt.Sprintf(tr(lang, "unit.ago"), s)
 	}
 	return fmt.Sprintf(tr(lang, "unit.in"), s)
+}
+
+// decimal writes x with one decimal, with a decimal comma in Swedish.
+func decimal(lang string, x float64) string {
+	s := strconv.FormatFloat(x, 'f', 1, 64)
+	if lang == "sv" {
+		s = strings.Replace(s, ".", ",", 1)
+	}
+	return s
 }
