@@ -110,42 +110,50 @@ func (c *Console) person(f *fiber.Ctx) error {
 			return c.domainError(f, err)
 		}
 		data.Week = weekOf(data.Overview.Availability)
-	} else if err := c.cfg.Accounts.Audit(ctx, who.UserID, id, "console.person"); err != nil {
+	}
+	if data.Outings, err = c.cfg.Outings.OutingsOfMember(ctx, who, id, 50); err != nil {
 		return c.domainError(f, err)
 	}
-	all, err := c.scan(ctx, who, "", scanCap)
-	if err != nil {
-		return c.domainError(f, err)
-	}
-	for _, o := range all {
-		if o.ParticipantID == id || o.VolunteerID == id {
-			data.Outings = append(data.Outings, o)
-		}
-	}
-	slices.SortFunc(data.Outings, func(a, b matching.OutingView) int { return b.StartsAt.Compare(a.StartsAt) })
-	if len(data.Outings) > 50 {
-		data.Outings = data.Outings[:50]
-	}
+	byID := map[string]matching.OutingView{}
 	for _, o := range data.Outings {
+		byID[o.ID] = o
 		if data.SupportNeeds == "" && o.SupportNeeds != "" {
 			data.SupportNeeds = o.SupportNeeds
 		}
-		if o.Status != matching.StatusCompleted {
-			continue
-		}
-		fb, err := c.cfg.Outings.FeedbackOn(ctx, who, o.ID)
+	}
+	if u.Role == auth.RoleParticipant {
+		given, err := c.cfg.Outings.FeedbackGivenBy(ctx, who, id, 50)
 		if err != nil {
 			return c.domainError(f, err)
 		}
-		for _, x := range fb.Items {
-			if u.Role == auth.RoleVolunteer && x.AuthorRole == auth.RoleParticipant {
-				data.Feedback = append(data.Feedback, x)
-			}
-			if u.Role == auth.RoleParticipant && x.AuthorID == id && x.ComfortBefore != nil && x.ComfortAfter != nil && len(data.Comfort) < 12 {
+		for _, x := range given {
+			if x.ComfortBefore != nil && x.ComfortAfter != nil && len(data.Comfort) < 12 {
+				o, ok := byID[x.OutingID]
+				if !ok {
+					o.StartsAt = x.CreatedAt
+				}
 				data.Comfort = append(data.Comfort, comfortPoint{Outing: o, Before: *x.ComfortBefore, After: *x.ComfortAfter})
 			}
 		}
+	} else {
+		read := 0
+		for _, o := range data.Outings {
+			if o.Status != matching.StatusCompleted || read == 10 {
+				continue
+			}
+			read++
+			fb, err := c.cfg.Outings.FeedbackOn(ctx, who, o.ID)
+			if err != nil {
+				return c.domainError(f, err)
+			}
+			for _, x := range fb.Items {
+				if x.AuthorRole == auth.RoleParticipant {
+					data.Feedback = append(data.Feedback, x)
+				}
+			}
+		}
 	}
+	slices.SortFunc(data.Outings, func(a, b matching.OutingView) int { return b.StartsAt.Compare(a.StartsAt) })
 	slices.Reverse(data.Comfort) // oldest first, left to right
 	data.Chart = comfortChart(data.Comfort)
 	return c.render(f, fiber.StatusOK, "person", data, "")

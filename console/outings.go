@@ -2,39 +2,22 @@ package console
 
 import (
 	"context"
-	"slices"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/clavis-app/clavis/auth"
 	"github.com/clavis-app/clavis/internal/fault"
 	"github.com/clavis-app/clavis/matching"
 )
 
-// scanCap bounds how many outings of one status a page reads (newest
-// first): the pages stay bounded however large the organisation grows.
-const scanCap = 2000
+// Bounds of the lists: a page never reads more than this many outings.
+const (
+	listCap     = 500
+	queueCap    = 200
+	togetherCap = 5
+)
 
-// scan reads up to max outings of status (all when empty), newest first.
-func (c *Console) scan(ctx context.Context, who auth.Identity, status matching.OutingStatus, max int) ([]matching.OutingView, error) {
-	var out []matching.OutingView
-	cursor := ""
-	for len(out) < max {
-		p, err := c.cfg.Outings.Outings(ctx, who, string(status), min(500, max-len(out)), cursor)
-		if err != nil {
-			return out, err
-		}
-		out = append(out, p.Items...)
-		if p.NextCursor == "" {
-			break
-		}
-		cursor = p.NextCursor
-	}
-	return out, nil
-}
-
-func byStart(a, b matching.OutingView) int { return a.StartsAt.Compare(b.StartsAt) }
+var liveStatuses = []matching.OutingStatus{matching.StatusConfirmed, matching.StatusInProgress, matching.StatusPendingApproval, matching.StatusOpen}
 
 // ---- Today ----
 
@@ -86,14 +69,13 @@ func (c *Console) todayData(f *fiber.Ctx) (todayData, error) {
 	for i := range 2 {
 		data.Days = append(data.Days, todayDay{Date: days[i]})
 	}
-	for _, st := range []matching.OutingStatus{matching.StatusConfirmed, matching.StatusInProgress, matching.StatusPendingApproval, matching.StatusOpen} {
-		rows, err := c.scan(ctx, who, st, scanCap)
-		if err != nil {
-			return data, err
-		}
-		slices.SortFunc(rows, byStart)
+	rows, err := c.cfg.Outings.OutingsStarting(ctx, who, liveStatuses, days[0], days[2], listCap)
+	if err != nil {
+		return data, err
+	}
+	for _, st := range liveStatuses {
 		for _, o := range rows {
-			if o.StartsAt.Before(days[0]) || !o.StartsAt.Before(days[2]) {
+			if o.Status != st {
 				continue
 			}
 			r := todayRow{OutingView: o, Missed: c.missed(o, now)}
@@ -154,13 +136,11 @@ type requestsData struct {
 }
 
 func (c *Console) requests(f *fiber.Ctx) error {
-	open, err := c.scan(f.UserContext(), identityOf(f), matching.StatusOpen, scanCap)
+	now := c.clock.Now()
+	open, err := c.cfg.Outings.OutingsStarting(f.UserContext(), identityOf(f), []matching.OutingStatus{matching.StatusOpen},
+		now, now.Add(matching.MaxOutingAhead), queueCap)
 	if err != nil {
 		return c.domainError(f, err)
-	}
-	slices.SortFunc(open, byStart)
-	if len(open) > 200 {
-		open = open[:200]
 	}
 	return c.render(f, fiber.StatusOK, "requests", requestsData{Open: open}, "")
 }
@@ -204,16 +184,13 @@ type approvalsData struct {
 
 func (c *Console) approvals(f *fiber.Ctx) error {
 	ctx, who := f.UserContext(), identityOf(f)
-	pending, err := c.scan(ctx, who, matching.StatusPendingApproval, 200)
+	// Pending outings whose start has passed are expired by the sweep; a
+	// day back covers one that has not run yet.
+	now := c.clock.Now()
+	pending, err := c.cfg.Outings.OutingsStarting(ctx, who, []matching.OutingStatus{matching.StatusPendingApproval},
+		now.Add(-24*time.Hour), now.Add(matching.MaxOutingAhead), queueCap)
 	if err != nil {
 		return c.domainError(f, err)
-	}
-	slices.SortFunc(pending, byStart)
-	var done []matching.OutingView
-	if len(pending) > 0 {
-		if done, err = c.scan(ctx, who, matching.StatusCompleted, scanCap); err != nil {
-			return c.domainError(f, err)
-		}
 	}
 	data := approvalsData{Done: f.Query("done")}
 	for _, o := range pending {
@@ -221,8 +198,12 @@ func (c *Console) approvals(f *fiber.Ctx) error {
 		if a.History, err = c.cfg.Outings.History(ctx, who, o.ID); err != nil {
 			return c.domainError(f, err)
 		}
-		for _, d := range done {
-			if d.ParticipantID == o.ParticipantID && d.VolunteerID == o.VolunteerID && len(a.Together) < 5 {
+		earlier, err := c.cfg.Outings.OutingsOfMember(ctx, who, o.ParticipantID, 100)
+		if err != nil {
+			return c.domainError(f, err)
+		}
+		for _, d := range earlier {
+			if d.Status == matching.StatusCompleted && d.VolunteerID == o.VolunteerID && len(a.Together) < togetherCap {
 				fb, err := c.cfg.Outings.FeedbackOn(ctx, who, d.ID)
 				if err != nil {
 					return c.domainError(f, err)

@@ -1,0 +1,110 @@
+package matching
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/clavis-app/clavis/auth"
+	"github.com/clavis-app/clavis/internal/fault"
+)
+
+// Reads for the coordinators' console: bounded, on indexes, scoped to the
+// coordinator's organisation and audited like the API's lists.
+
+// MaxStartingLimit bounds OutingsStarting.
+const MaxStartingLimit = 500
+
+// OutingsStarting lists the coordinator's organisation's outings with one
+// of statuses starting in [from, to), soonest first, at most limit
+// (1..MaxStartingLimit). Each participant shown is audited once.
+func (s *Service) OutingsStarting(ctx context.Context, who auth.Identity, statuses []OutingStatus, from, to time.Time, limit int) ([]OutingView, error) {
+	if who.Role != auth.RoleCoordinator || who.OrgID == "" {
+		return nil, fault.Forbiddenf("only coordinators list their organisation's outings")
+	}
+	if limit < 1 || limit > MaxStartingLimit {
+		return nil, fault.InvalidField("limit", "must be from 1 to 500")
+	}
+	for _, st := range statuses {
+		if !slices.Contains(OutingStatuses, st) {
+			return nil, fault.InvalidField("status", "must be one of: open, pending_approval, confirmed, in_progress, completed, cancelled, expired")
+		}
+	}
+	rows, err := s.st.OutingsStarting(ctx, who.OrgID, statuses, from, to, limit)
+	if err != nil {
+		return nil, fault.Wrap(err, "list outings")
+	}
+	return s.viewsAudited(ctx, who, rows), nil
+}
+
+func (s *Service) viewsAudited(ctx context.Context, who auth.Identity, rows []Outing) []OutingView {
+	out := make([]OutingView, 0, len(rows))
+	audited := map[string]bool{}
+	for i := range rows {
+		out = append(out, ViewFor(&rows[i], who))
+		if pid := rows[i].ParticipantID; pid != "" && pid != who.UserID && !audited[pid] {
+			audited[pid] = true
+			s.audit(ctx, who.UserID, pid, "outing.list")
+		}
+	}
+	return out
+}
+
+// OutingsOfMember lists a participant's or a volunteer's outings, newest
+// first, at most limit (1..100), for a coordinator of their organisation;
+// anyone else's member is a NotFound.
+func (s *Service) OutingsOfMember(ctx context.Context, who auth.Identity, userID string, limit int) ([]OutingView, error) {
+	if who.Role != auth.RoleCoordinator || who.OrgID == "" {
+		return nil, fault.Forbiddenf("only coordinators list a member's outings")
+	}
+	if limit < 1 || limit > 100 {
+		return nil, fault.InvalidField("limit", "must be from 1 to 100")
+	}
+	m, err := s.member(ctx, userID)
+	if fault.KindOf(err) == fault.NotFound || (err == nil && m.OrgID != who.OrgID) {
+		return nil, fault.NotFoundf("no such member")
+	}
+	if err != nil {
+		return nil, fault.Wrap(err, "look up member")
+	}
+	var f OutingFilter
+	switch m.Role {
+	case auth.RoleParticipant:
+		f.ParticipantID = userID
+	case auth.RoleVolunteer:
+		f.VolunteerID = userID
+	default:
+		return nil, fault.NotFoundf("no such member")
+	}
+	rows, _, err := s.st.OutingsPage(ctx, f, limit, nil)
+	if err != nil {
+		return nil, fault.Wrap(err, "list outings")
+	}
+	return s.viewsAudited(ctx, who, rows), nil
+}
+
+// FeedbackGivenBy lists the feedback a participant of the coordinator's
+// organisation gave (their comfort answers before and after), newest first,
+// at most limit; audited.
+func (s *Service) FeedbackGivenBy(ctx context.Context, who auth.Identity, participantID string, limit int) ([]Feedback, error) {
+	if who.Role != auth.RoleCoordinator || who.OrgID == "" {
+		return nil, fault.Forbiddenf("only coordinators read a participant's feedback")
+	}
+	m, err := s.member(ctx, participantID)
+	if fault.KindOf(err) == fault.NotFound || (err == nil && (m.OrgID != who.OrgID || m.Role != auth.RoleParticipant)) {
+		return nil, fault.NotFoundf("no such participant")
+	}
+	if err != nil {
+		return nil, fault.Wrap(err, "look up participant")
+	}
+	fs, err := s.st.FeedbackByAuthor(ctx, participantID)
+	if err != nil {
+		return nil, fault.Wrap(err, "read feedback")
+	}
+	slices.SortFunc(fs, func(a, b Feedback) int { return b.CreatedAt.Compare(a.CreatedAt) })
+	if len(fs) > limit {
+		fs = fs[:limit]
+	}
+	s.audit(ctx, who.UserID, participantID, "feedback.read")
+	return fs, nil
+}
