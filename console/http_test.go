@@ -324,3 +324,38 @@ func TestEveryPageRenders(t *testing.T) {
 		}
 	}
 }
+
+func TestSupportNeedsWrittenAndShown(t *testing.T) {
+	e := newEnv(t)
+	p := e.user(auth.RoleParticipant, e.Org, auth.StatusActive, "Pia Lindqvist")
+	c := e.signIn(e.Coord)
+	status, body := c.post(t, "/console/members/"+p.ID+"/support", url.Values{"csrf": {c.csrf}, "support_needs": {"Behöver lugn miljö & <tid>"}})
+	if status != 200 || !strings.Contains(body, "Stödbehoven är sparade.") || !strings.Contains(body, "Behöver lugn miljö &amp; &lt;tid&gt;</textarea>") {
+		t.Fatalf("after saving: %d %s", status, body)
+	}
+	other := e.user(auth.RoleParticipant, e.OtherOrg, auth.StatusActive, "Otto Annan")
+	if status, _ := c.post(t, "/console/members/"+other.ID+"/support", url.Values{"csrf": {c.csrf}, "support_needs": {"x"}}); status != 404 {
+		t.Fatalf("another organisation's participant: %d", status)
+	}
+}
+
+// The day boundaries are the organisation's: at 23:30 in Stockholm (22:30
+// UTC) an outing at 23:45 is today's and one at 00:15 tomorrow's, though
+// both fall on the same UTC date.
+func TestTodayAtNightInTheOrganisationsZone(t *testing.T) {
+	e := newEnv(t)
+	p := e.user(auth.RoleParticipant, e.Org, auth.StatusActive, "Pia Lindqvist")
+	e.Clock.Set(time.Date(2026, 11, 25, 22, 30, 0, 0, time.UTC))
+	late := e.outing(p, time.Date(2026, 11, 25, 22, 45, 0, 0, time.UTC))
+	after := e.outing(p, time.Date(2026, 11, 25, 23, 15, 0, 0, time.UTC))
+	c := e.signIn(e.Coord)
+	_, body := c.get(t, "/console/today")
+	tomorrow := strings.Index(body, "Imorgon, torsdag 26 november")
+	li, ai := strings.Index(body, `data-outing="`+late+`"`), strings.Index(body, `data-outing="`+after+`"`)
+	if tomorrow < 0 || li < 0 || ai < 0 || li > tomorrow || ai < tomorrow || !strings.Contains(body, "Idag, onsdag 25 november") {
+		t.Fatalf("today %d tomorrow %d late %d after %d:\n%s", strings.Index(body, "Idag,"), tomorrow, li, ai, body)
+	}
+	if !strings.Contains(body, "23:45–01:45") || !strings.Contains(body, "00:15–02:15") {
+		t.Fatal("times not in Stockholm time")
+	}
+}

@@ -117,11 +117,13 @@ func (c *Console) person(f *fiber.Ctx) error {
 	byID := map[string]matching.OutingView{}
 	for _, o := range data.Outings {
 		byID[o.ID] = o
-		if data.SupportNeeds == "" && o.SupportNeeds != "" {
-			data.SupportNeeds = o.SupportNeeds
-		}
 	}
 	if u.Role == auth.RoleParticipant {
+		sn, err := c.cfg.Outings.SupportNeedsOf(ctx, who, id)
+		if err != nil {
+			return c.domainError(f, err)
+		}
+		data.SupportNeeds = sn.SupportNeeds
 		given, err := c.cfg.Outings.FeedbackGivenBy(ctx, who, id, 50)
 		if err != nil {
 			return c.domainError(f, err)

@@ -2,6 +2,7 @@ package matching
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"time"
 
@@ -107,4 +108,31 @@ func (s *Service) FeedbackGivenBy(ctx context.Context, who auth.Identity, partic
 	}
 	s.audit(ctx, who.UserID, participantID, "feedback.read")
 	return fs, nil
+}
+
+// SupportNeedsOf is a participant's support needs for a coordinator of
+// their organisation (empty until written); anyone else's participant is a
+// NotFound. Audited.
+func (s *Service) SupportNeedsOf(ctx context.Context, who auth.Identity, participantID string) (SupportNeedsView, error) {
+	if who.Role != auth.RoleCoordinator || who.OrgID == "" {
+		return SupportNeedsView{}, fault.Forbiddenf("only coordinators read support needs")
+	}
+	m, err := s.member(ctx, participantID)
+	if fault.KindOf(err) == fault.NotFound || (err == nil && (m.OrgID != who.OrgID || m.Role != auth.RoleParticipant)) {
+		return SupportNeedsView{}, fault.NotFoundf("no such participant")
+	}
+	if err != nil {
+		return SupportNeedsView{}, fault.Wrap(err, "look up participant")
+	}
+	out := SupportNeedsView{ParticipantID: participantID}
+	p, err := s.st.Participant(ctx, participantID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+	case err != nil:
+		return out, fault.Wrap(err, "read support needs")
+	default:
+		out.SupportNeeds, out.UpdatedBy, out.UpdatedAt = p.SupportNeeds, p.SupportNeedsBy, p.SupportNeedsAt
+	}
+	s.audit(ctx, who.UserID, participantID, "support_needs.read")
+	return out, nil
 }

@@ -59,4 +59,18 @@ func TestCoordinatorReads(t *testing.T) {
 	wantKind(t, err, fault.NotFound)
 	_, err = f.svc.FeedbackGivenBy(f.ctx, coord, v.UserID, 10)
 	wantKind(t, err, fault.NotFound)
+
+	if sn, err := f.svc.SupportNeedsOf(f.ctx, coord, p.UserID); err != nil || sn.SupportNeeds != "" {
+		t.Fatalf("support needs before any: %+v %v", sn, err)
+	}
+	if _, err := f.svc.SetSupportNeeds(f.ctx, coord, p.UserID, "Behöver lugn miljö"); err != nil {
+		t.Fatal(err)
+	}
+	if sn, err := f.svc.SupportNeedsOf(f.ctx, coord, p.UserID); err != nil || sn.SupportNeeds != "Behöver lugn miljö" || sn.UpdatedBy != coord.UserID {
+		t.Fatalf("support needs: %+v %v", sn, err)
+	}
+	_, err = f.svc.SupportNeedsOf(f.ctx, other, p.UserID)
+	wantKind(t, err, fault.NotFound)
+	_, err = f.svc.SupportNeedsOf(f.ctx, coord, v.UserID)
+	wantKind(t, err, fault.NotFound)
 }
