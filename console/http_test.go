@@ -2,9 +2,11 @@ package console_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -357,5 +359,55 @@ func TestTodayAtNightInTheOrganisationsZone(t *testing.T) {
 	}
 	if !strings.Contains(body, "23:45–01:45") || !strings.Contains(body, "00:15–02:15") {
 		t.Fatal("times not in Stockholm time")
+	}
+}
+
+// Lists of outings are audited like the API's: every participant shown, in
+// one write per page.
+func TestTodayAuditsTheParticipantsShown(t *testing.T) {
+	e := newEnv(t)
+	d := e.seed()
+	c := e.signIn(e.Coord)
+	count := func(p person) int {
+		trail, err := e.Auth.AuditTrail(context.Background(), p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, a := range trail {
+			if a.Actor == e.Coord.ID && a.Action == "outing.list" {
+				n++
+			}
+		}
+		return n
+	}
+	before := count(d.Pia) + count(d.Ola)
+	c.get(t, "/console/today")
+	if got := count(d.Pia) + count(d.Ola); got != before+2 {
+		t.Fatalf("audit entries for Pia and Ola: %d, want %d", got, before+2)
+	}
+}
+
+func TestMembersPageByPage(t *testing.T) {
+	e := newEnv(t)
+	for i := range 53 {
+		e.user(auth.RoleVolunteer, e.Org, auth.StatusActive, fmt.Sprintf("Volontär %02d", i))
+	}
+	c := e.signIn(e.Coord)
+	rows := regexp.MustCompile(`<tr data-member="([^"]+)"`)
+	_, body := c.get(t, "/console/members")
+	m := regexp.MustCompile(`href="/console/members\?active=([^"]+)"`).FindStringSubmatch(body)
+	first := rows.FindAllStringSubmatch(body, -1)
+	if m == nil || len(first) != 50 {
+		t.Fatalf("first page: %d rows, next %v", len(first), m)
+	}
+	_, body = c.get(t, "/console/members?active="+m[1])
+	second := rows.FindAllStringSubmatch(body, -1)
+	seen := map[string]bool{}
+	for _, r := range append(first, second...) {
+		seen[r[1]] = true
+	}
+	if len(second) != 3 || len(seen) != 53 || strings.Contains(body, "?active=") {
+		t.Fatalf("second page: %d rows, %d distinct", len(second), len(seen))
 	}
 }

@@ -93,6 +93,7 @@ var texts = map[string][2]string{
 	"col.name":        {"Namn", "Name"},
 
 	"approvals.title":    {"Matchningar som väntar på godkännande", "Matches awaiting approval"},
+	"approvals.more":     {"Fler väntar; här visas de tio som börjar först.", "More are waiting; these are the ten that start first."},
 	"approvals.none":     {"Inget väntar på godkännande.", "Nothing awaits approval."},
 	"approvals.together": {"Tidigare tillsammans", "Earlier together"},
 	"approvals.first":    {"De har inte träffats förut.", "They have not met before."},
@@ -102,6 +103,7 @@ var texts = map[string][2]string{
 	"approvals.reason":   {"Skäl att avvisa", "Reason to reject"},
 	"approvals.rating":   {"betyg %d av 5", "rated %d of 5"},
 
+	"members.next":         {"Nästa sida", "Next page"},
 	"members.title":        {"Medlemmar", "Members"},
 	"members.pending":      {"Volontärer som väntar på granskning", "Volunteers awaiting vetting"},
 	"members.nopending":    {"Ingen väntar.", "Nobody is waiting."},

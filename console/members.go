@@ -14,27 +14,33 @@ import (
 
 type membersData struct {
 	Pending, Active, Suspended, Participants []auth.User
-	Done                                     string
+	// Next holds each list's next page, by its query parameter.
+	Next map[string]string
+	Done string
 }
 
 func (c *Console) members(f *fiber.Ctx) error {
 	ctx, who := f.UserContext(), identityOf(f)
-	data := membersData{Done: f.Query("done")}
+	data := membersData{Done: f.Query("done"), Next: map[string]string{}}
 	for _, l := range []struct {
+		param  string
 		into   *[]auth.User
 		role   auth.Role
 		status auth.Status
 	}{
-		{&data.Pending, auth.RoleVolunteer, auth.StatusPending},
-		{&data.Active, auth.RoleVolunteer, auth.StatusActive},
-		{&data.Suspended, auth.RoleVolunteer, auth.StatusSuspended},
-		{&data.Participants, auth.RoleParticipant, auth.StatusActive},
+		{"pending", &data.Pending, auth.RoleVolunteer, auth.StatusPending},
+		{"active", &data.Active, auth.RoleVolunteer, auth.StatusActive},
+		{"suspended", &data.Suspended, auth.RoleVolunteer, auth.StatusSuspended},
+		{"participants", &data.Participants, auth.RoleParticipant, auth.StatusActive},
 	} {
-		p, err := c.cfg.Accounts.Members(ctx, who, who.OrgID, auth.MemberFilter{Role: l.role, Status: l.status, Limit: auth.MaxPageSize})
+		p, err := c.cfg.Accounts.Members(ctx, who, who.OrgID, auth.MemberFilter{Role: l.role, Status: l.status, Limit: 50, Cursor: f.Query(l.param)})
 		if err != nil {
 			return c.domainError(f, err)
 		}
 		*l.into = p.Items
+		if p.NextCursor != "" {
+			data.Next[l.param] = p.NextCursor
+		}
 	}
 	return c.render(f, fiber.StatusOK, "members", data, "")
 }

@@ -12,9 +12,10 @@ import (
 
 // Bounds of the lists: a page never reads more than this many outings.
 const (
-	listCap     = 500
-	queueCap    = 200
-	togetherCap = 5
+	listCap       = 500
+	queueCap      = 200
+	approvalsPage = 10 // each shows its history and earlier outings together
+	togetherCap   = 5
 )
 
 var liveStatuses = []matching.OutingStatus{matching.StatusConfirmed, matching.StatusInProgress, matching.StatusPendingApproval, matching.StatusOpen}
@@ -180,6 +181,8 @@ type together struct {
 type approvalsData struct {
 	Items []approval
 	Done  string // "approved" or "rejected" after a redirect
+	More  bool   // more wait after these, the soonest
+
 }
 
 func (c *Console) approvals(f *fiber.Ctx) error {
@@ -188,11 +191,14 @@ func (c *Console) approvals(f *fiber.Ctx) error {
 	// day back covers one that has not run yet.
 	now := c.clock.Now()
 	pending, err := c.cfg.Outings.OutingsStarting(ctx, who, []matching.OutingStatus{matching.StatusPendingApproval},
-		now.Add(-24*time.Hour), now.Add(matching.MaxOutingAhead), queueCap)
+		now.Add(-24*time.Hour), now.Add(matching.MaxOutingAhead), approvalsPage+1)
 	if err != nil {
 		return c.domainError(f, err)
 	}
 	data := approvalsData{Done: f.Query("done")}
+	if len(pending) > approvalsPage {
+		pending, data.More = pending[:approvalsPage], true
+	}
 	for _, o := range pending {
 		a := approval{OutingView: o}
 		if a.History, err = c.cfg.Outings.History(ctx, who, o.ID); err != nil {

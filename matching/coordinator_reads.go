@@ -38,15 +38,31 @@ func (s *Service) OutingsStarting(ctx context.Context, who auth.Identity, status
 	return s.viewsAudited(ctx, who, rows), nil
 }
 
+// manyAuditor records several subjects in one write (the accounts
+// directory does); without it each is audited on its own.
+type manyAuditor interface {
+	AuditMany(ctx context.Context, actorID string, subjectIDs []string, action string) error
+}
+
 func (s *Service) viewsAudited(ctx context.Context, who auth.Identity, rows []Outing) []OutingView {
 	out := make([]OutingView, 0, len(rows))
 	audited := map[string]bool{}
+	var subjects []string
 	for i := range rows {
 		out = append(out, ViewFor(&rows[i], who))
 		if pid := rows[i].ParticipantID; pid != "" && pid != who.UserID && !audited[pid] {
 			audited[pid] = true
-			s.audit(ctx, who.UserID, pid, "outing.list")
+			subjects = append(subjects, pid)
 		}
+	}
+	if m, ok := s.dir.(manyAuditor); ok && len(subjects) > 0 {
+		if err := m.AuditMany(ctx, who.UserID, subjects, "outing.list"); err != nil {
+			s.log.Warn("audit write failed", "actor_id", who.UserID, "subjects", len(subjects), "action", "outing.list", "error", err.Error())
+		}
+		return out
+	}
+	for _, pid := range subjects {
+		s.audit(ctx, who.UserID, pid, "outing.list")
 	}
 	return out
 }
