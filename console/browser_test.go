@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/emulation"
+	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
@@ -198,7 +199,25 @@ func TestBrowserEveryPage(t *testing.T) {
 	d := e.seed()
 	e.Clock.Advance(55 * time.Minute) // the confirmed outing's check-in is missed
 	ctx := tab(t)
-	run(t, ctx, network.Enable(), chromedp.Navigate(e.URL+"/console/login"), chromedp.WaitVisible("#email"))
+	// Whatever the browser refuses under the CSP (an inline script or
+	// style htmx might add) is logged; any such entry fails the test.
+	var mu sync.Mutex
+	var refused []string
+	chromedp.ListenTarget(ctx, func(ev any) {
+		if e, ok := ev.(*cdplog.EventEntryAdded); ok && strings.Contains(e.Entry.Text, "Content Security Policy") {
+			mu.Lock()
+			refused = append(refused, e.Entry.Text)
+			mu.Unlock()
+		}
+	})
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(refused) > 0 {
+			t.Errorf("CSP violations: %q", refused)
+		}
+	})
+	run(t, ctx, cdplog.Enable(), network.Enable(), chromedp.Navigate(e.URL+"/console/login"), chromedp.WaitVisible("#email"))
 	axe(t, ctx, "login")
 	shoot(t, ctx, "01-login")
 	browserSignIn(t, ctx, e, e.Coord)
