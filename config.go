@@ -40,6 +40,9 @@ type config struct {
 	ShutdownTimeout time.Duration
 	AuditRetention  time.Duration
 	WorkerCount     int
+	// ConsoleIdle and ConsoleSecureCookie configure the coordinators' console (/console).
+	ConsoleIdle         time.Duration
+	ConsoleSecureCookie bool
 }
 
 // loadConfig reads and validates the environment, naming every bad value.
@@ -94,6 +97,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 		ShutdownTimeout: duration("CLAVIS_SHUTDOWN_TIMEOUT", 10*time.Second),
 		AuditRetention:  duration("CLAVIS_AUDIT_RETENTION", auth.DefaultAuditRetention),
 		WorkerCount:     integer("CLAVIS_WORKERS", 4, 1, 64),
+		ConsoleIdle:     duration("CLAVIS_CONSOLE_IDLE_TIMEOUT", 30*time.Minute),
+	}
+	switch v := str("CLAVIS_CONSOLE_SECURE_COOKIE", "false"); v {
+	case "true", "1":
+		c.ConsoleSecureCookie = true
+	case "false", "0":
+	default:
+		bad("CLAVIS_CONSOLE_SECURE_COOKIE", v, "want true or false")
 	}
 	switch lv := strings.ToLower(str("LOG_LEVEL", "info")); lv {
 	case "debug":

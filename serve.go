@@ -157,12 +157,17 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 		api.RunIdempotencySweeper(workerCtx, st.idempotency, clk, time.Hour, log)
 	}()
 
+	mountConsole, err := consoleMount(cfg, accounts, outings, matcher, clk, log)
+	if err != nil {
+		stopWorkers()
+		return err
+	}
 	srv, err := api.New(api.Deps{
 		Logger: log, DB: st, Registry: reg, Clock: clk,
 		Version: version, CORSOrigins: cfg.CORSOrigins, TrustedProxies: cfg.TrustedProxies,
 		Auth: accounts, Accounts: accounts,
 		Matching: outings, Idempotency: st.idempotency, Matcher: matcher,
-		Devices: notifier.Devices(), Groups: groupSvc,
+		Devices: notifier.Devices(), Groups: groupSvc, Extra: mountConsole,
 	})
 	if err != nil {
 		stopWorkers()

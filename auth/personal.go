@@ -26,6 +26,12 @@ func (s *Service) Audit(ctx context.Context, actorID, subjectID, action string) 
 	return s.auditMany(ctx, actorID, []string{subjectID}, action)
 }
 
+// AuditMany is Audit for several subjects in one write: a list that shows
+// many participants records them all at once.
+func (s *Service) AuditMany(ctx context.Context, actorID string, subjectIDs []string, action string) error {
+	return s.auditMany(ctx, actorID, subjectIDs, action)
+}
+
 func (s *Service) auditMany(ctx context.Context, actorID string, subjects []string, action string) error {
 	now := s.now()
 	docs := make([]AuditEntry, 0, len(subjects))

@@ -30,3 +30,7 @@ func (d accountsDirectory) OrgTimeZone(ctx context.Context, orgID string) (strin
 func (d accountsDirectory) Audit(ctx context.Context, actorID, subjectID, action string) error {
 	return d.a.Audit(ctx, actorID, subjectID, action)
 }
+
+func (d accountsDirectory) AuditMany(ctx context.Context, actorID string, subjectIDs []string, action string) error {
+	return d.a.AuditMany(ctx, actorID, subjectIDs, action)
+}

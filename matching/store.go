@@ -43,6 +43,11 @@ type Store interface {
 	// OutingsPage lists outings matching f newest first (created_at, id
 	// descending), after the cursor, at most limit, and the next cursor.
 	OutingsPage(ctx context.Context, f OutingFilter, limit int, after *pageCursor) ([]Outing, *pageCursor, error)
+	// OutingsStarting lists an organisation's outings with one of statuses
+	// starting in [from, to), soonest first, at most limit: the
+	// coordinators' day and queue views, read on the (organisation, status,
+	// start) index instead of paging through every outing.
+	OutingsStarting(ctx context.Context, orgID string, statuses []OutingStatus, from, to time.Time, limit int) ([]Outing, error)
 	// OutingIDsWithPendingEvents finds outings whose events wait for the dispatcher.
 	OutingIDsWithPendingEvents(ctx context.Context, limit int) ([]string, error)
 	// PendingEvents reads an outing's undelivered events (ErrNotFound) and

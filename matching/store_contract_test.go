@@ -229,6 +229,8 @@ func testStore(t *testing.T, open func(t *testing.T) Store) {
 		}
 	})
 
+	contractOutingsStarting(t, open)
+
 	t.Run("sweeps and bookings", func(t *testing.T) {
 		st := open(t)
 		started := contractOuting("started", "p1", contractNow.Add(-time.Hour), contractNow.Add(-48*time.Hour))

@@ -66,6 +66,7 @@ func NewMongoStore(ctx context.Context, d *db.DB) (Store, error) {
 		{s.outings, idx("participant_id", "-created_at", "-_id")},
 		{s.outings, idx("volunteer_id", "-created_at", "-_id")},
 		{s.outings, idx("organisation_id", "-created_at", "-_id")},
+		{s.outings, idx("organisation_id", "status", "starts_at")},
 		{s.outings, idx("has_pending_events")},
 		{s.outings, idx("status", "offer_check_at")},
 		{s.outings, idx("offered_ids")},

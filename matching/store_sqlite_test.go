@@ -44,6 +44,7 @@ func TestSQLiteHotQueriesUseIndexes(t *testing.T) {
 		{"started unmatched", sqlStartedUnmatched, []any{now, 200}},
 		{"due offer checks", sqlDueOfferChecks, []any{now, 100}},
 		{"confirmed between", sqlConfirmedBetween, []any{now, now + 1, 5000}},
+		{"an organisation's outings starting", sqlOutingsStarting, []any{"org1", `["open","confirmed"]`, now, now + 1, 500}},
 		{"outings of a user", sqlOutingsOfUser, []any{"u1"}},
 		{"people of an outing", sqlDropPeople, []any{"o1"}},
 		{"completed together", sqlCompletedTogether, []any{"v1", "p1"}},
@@ -74,6 +75,8 @@ func TestSQLiteHotQueriesUseIndexes(t *testing.T) {
 
 		// The box is tested on the index, before any row is read.
 		sqlOpenNear: "outings_open_in_box (organisation_id=? AND status=? AND starts_at>?)",
+		// One seek per status on the organisation's index, not the status index.
+		sqlOutingsStarting: "(organisation_id=? AND status=? AND starts_at>? AND starts_at<?)",
 	}
 	growing := []string{"outings", "outing_people", "outing_offers", "volunteer_profiles", "participant_profiles", "feedback", "preferences", "preference_volunteers"}
 	for _, c := range cases {

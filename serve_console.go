@@ -1,0 +1,26 @@
+package main
+
+import (
+	"log/slog"
+
+	"github.com/clavis-app/clavis/api"
+	"github.com/clavis-app/clavis/auth"
+	"github.com/clavis-app/clavis/console"
+	"github.com/clavis-app/clavis/internal/clock"
+	"github.com/clavis-app/clavis/matching"
+)
+
+// consoleMount builds the coordinators' console for the API's Fiber app
+// (api.Deps.Extra: mounted before the API's catch-all 404). Groups and
+// Reports are wired here once their domains exist.
+func consoleMount(cfg config, accounts *auth.Service, outings *matching.Service, matcher *matching.Matcher, clk clock.Clock, log *slog.Logger) (func(*api.Server), error) {
+	c, err := console.New(console.Config{
+		Accounts: accounts, Outings: outings, Matcher: matcher, Clock: clk, Logger: log.With("component", "console"),
+		IdleTimeout: cfg.ConsoleIdle, SecureCookie: cfg.ConsoleSecureCookie, CheckinGrace: cfg.CheckinGrace,
+		ClientAddr: api.ClientIP,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return func(s *api.Server) { c.Mount(s.App) }, nil
+}
