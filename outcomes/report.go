@@ -103,8 +103,8 @@ type PeopleCount struct {
 }
 
 type MilestoneFigures struct {
-	People   int              `json:"people"`
-	ByKind   MilestoneKindsN  `json:"by_kind"`
+	People   int                   `json:"people"`
+	ByKind   MilestoneKindsN       `json:"by_kind"`
 	ByGender ByGender[PeopleCount] `json:"by_gender"`
 }
 

@@ -12,7 +12,7 @@ import (
 )
 
 type mongoStore struct {
-	d                                                    *db.DB
+	d                                                     *db.DB
 	checkins, milestones, pulses, goals, asks, tombstones *mongo.Collection
 }
 
