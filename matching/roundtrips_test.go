@@ -353,6 +353,11 @@ func (s *countingStore) FeedbackOnOuting(ctx context.Context, outingID string) (
 	return s.inner.FeedbackOnOuting(ctx, outingID)
 }
 
+func (s *countingStore) FeedbackOnOutings(ctx context.Context, outingIDs []string) ([]Feedback, error) {
+	s.count("FeedbackOnOutings")
+	return s.inner.FeedbackOnOutings(ctx, outingIDs)
+}
+
 func (s *countingStore) RatingsOf(ctx context.Context, volunteerIDs []string) ([]ratingRow, error) {
 	s.count("RatingsOf")
 	return s.inner.RatingsOf(ctx, volunteerIDs)

@@ -114,6 +114,9 @@ type Store interface {
 	FeedbackByAuthor(ctx context.Context, authorID string) ([]Feedback, error)
 	// FeedbackOnOuting lists an outing's feedback, oldest first.
 	FeedbackOnOuting(ctx context.Context, outingID string) ([]Feedback, error)
+	// FeedbackOnOutings lists the feedback on several outings (at most
+	// MaxFeedbackOutings ids), oldest first: the outcome report's one read.
+	FeedbackOnOutings(ctx context.Context, outingIDs []string) ([]Feedback, error)
 	// RatingsOf is the one query on feedback for a candidate set: every
 	// rating participants gave these volunteers.
 	RatingsOf(ctx context.Context, volunteerIDs []string) ([]ratingRow, error)

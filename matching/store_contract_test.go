@@ -519,6 +519,13 @@ func testStore(t *testing.T, open func(t *testing.T) Store) {
 		if err != nil || len(rs) != 1 || rs[0].Rating != 5 {
 			t.Fatalf("ratings %+v %v", rs, err)
 		}
+		many, err := st.FeedbackOnOutings(ctx, []string{"o1", "o9"})
+		if err != nil || len(many) != 2 || many[0].AuthorID != "p1" || many[1].AuthorID != "v1" {
+			t.Fatalf("on outings %+v %v", many, err)
+		}
+		if none, err := st.FeedbackOnOutings(ctx, []string{"o9"}); err != nil || len(none) != 0 {
+			t.Fatalf("on o9 %+v %v", none, err)
+		}
 		if err := st.EraseFeedbackOf(ctx, "p1"); err != nil {
 			t.Fatal(err)
 		}

@@ -55,6 +55,7 @@ func TestSQLiteHotQueriesUseIndexes(t *testing.T) {
 		{"ratings of a candidate set", sqlRatings, []any{ids, 50000}},
 		{"feedback by author", sqlFeedbackByAuthor, []any{"u1"}},
 		{"feedback on an outing", sqlFeedbackOnOuting, []any{"o1"}},
+		{"feedback on several outings (outcome report)", sqlFeedbackOnMany, []any{ids}},
 		{"erase feedback (participant)", sqlEraseFeedbackParticipant, []any{"u1"}},
 		{"erase feedback (volunteer)", sqlEraseFeedbackVolunteer, []any{"u1"}},
 		{"offer doc", sqlOfferDoc, []any{"o1"}},
