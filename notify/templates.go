@@ -19,6 +19,9 @@ var PushTypes = []string{
 	// An expired request tells the participant kindly that nobody could be
 	// found, and coordinators hear when offers run dry.
 	matching.EventExpired, matching.EventNoCandidates,
+	// Outcomes' asks (about no outing; the coordinator texts are never sent
+	// but every type has both audiences).
+	PushWellbeingDue, PushPulseDue,
 }
 
 // Languages are the languages every template exists in; the first is the fallback.
