@@ -117,6 +117,10 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 		return err
 	}
 	people.Register(notifier.PersonalHook())
+	outcomeSvc, err := newOutcomes(st.outcomes, clk, log, cfg.WellbeingEvery, accounts, outings, notifier, people)
+	if err != nil {
+		return err
+	}
 
 	workerCtx, stopWorkers := context.WithCancel(context.Background())
 	var workers sync.WaitGroup
@@ -152,13 +156,18 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 		defer workers.Done()
 		api.RunIdempotencySweeper(workerCtx, st.idempotency, clk, time.Hour, log)
 	}()
+	workers.Add(1)
+	go func() {
+		defer workers.Done()
+		outcomeSvc.RunAskSweep(workerCtx, outcomeAskSweep)
+	}()
 
 	srv, err := api.New(api.Deps{
 		Logger: log, DB: st, Registry: reg, Clock: clk,
 		Version: version, CORSOrigins: cfg.CORSOrigins, TrustedProxies: cfg.TrustedProxies,
 		Auth: accounts, Accounts: accounts,
 		Matching: outings, Idempotency: st.idempotency, Matcher: matcher,
-		Devices: notifier.Devices(),
+		Devices: notifier.Devices(), Outcomes: outcomeSvc,
 	})
 	if err != nil {
 		stopWorkers()

@@ -24,6 +24,7 @@ import (
 	"github.com/clavis-app/clavis/internal/clock"
 	"github.com/clavis-app/clavis/internal/fault"
 	"github.com/clavis-app/clavis/matching"
+	"github.com/clavis-app/clavis/outcomes"
 )
 
 // BodyLimit is the largest request body accepted (docs/api.md: 64 KiB).
@@ -72,6 +73,8 @@ type Deps struct {
 	// Matcher serves candidates, offers and participants' volunteer
 	// preferences; main.go builds it on Matching.
 	Matcher *matching.Matcher
+	// Outcomes serves check-ins, milestones, pulse, goals and the report (nil: 503).
+	Outcomes *outcomes.Service
 }
 
 // Server holds the app, its document and its dependencies.
@@ -164,6 +167,7 @@ func (s *Server) registerRoutes() error {
 		s.candidateRoutes,
 		s.preferenceRoutes,
 		s.deviceRoutes,
+		s.outcomeRoutes,
 	} {
 		if err := register(); err != nil {
 			return err
