@@ -70,36 +70,36 @@ func (s *Server) outcomeRoutes() error {
 				}
 				return sendView[outcomes.CheckinList](c)(s.deps.Outcomes.MyCheckins(c.UserContext(), Caller(c), limit))
 			}},
-		{Route{Method: "GET", Path: "/v1/organisations/:org_id/participants/:id/wellbeing", Summary: "A participant's check-ins (their coordinators)", Tag: "outcomes",
+		{Route{Method: "GET", Path: "/v1/organisations/:org_id/participants/:participant_id/wellbeing", Summary: "A participant's check-ins (their coordinators)", Tag: "outcomes",
 			Roles: coord, Response: outcomes.CheckinList{}, Query: listQuery, Problems: []int{404}},
 			func(c *fiber.Ctx) error {
 				limit, err := queryListLimit(c)
 				if err != nil {
 					return err
 				}
-				return sendView[outcomes.CheckinList](c)(s.deps.Outcomes.ParticipantCheckins(c.UserContext(), Caller(c), pathID(c, "org_id"), pathID(c, "id"), limit))
+				return sendView[outcomes.CheckinList](c)(s.deps.Outcomes.ParticipantCheckins(c.UserContext(), Caller(c), pathID(c, "org_id"), pathID(c, "participant_id"), limit))
 			}},
-		{Route{Method: "POST", Path: "/v1/organisations/:org_id/participants/:id/milestones", Summary: "Record a participant's milestone", Tag: "outcomes",
+		{Route{Method: "POST", Path: "/v1/organisations/:org_id/participants/:participant_id/milestones", Summary: "Record a participant's milestone", Tag: "outcomes",
 			Roles: coord, Request: milestoneBody{}, Response: outcomes.Milestone{}, Status: fiber.StatusCreated, Problems: []int{404}},
 			func(c *fiber.Ctx) error {
 				var b milestoneBody
 				if err := s.bind(c, &b); err != nil {
 					return err
 				}
-				v, err := s.deps.Outcomes.AddMilestone(c.UserContext(), Caller(c), pathID(c, "org_id"), pathID(c, "id"), outcomes.MilestoneInput{Kind: b.Kind, On: b.On, Note: b.Note})
+				v, err := s.deps.Outcomes.AddMilestone(c.UserContext(), Caller(c), pathID(c, "org_id"), pathID(c, "participant_id"), outcomes.MilestoneInput{Kind: b.Kind, On: b.On, Note: b.Note})
 				if err != nil {
 					return err
 				}
 				return c.Status(fiber.StatusCreated).JSON(v)
 			}},
-		{Route{Method: "GET", Path: "/v1/organisations/:org_id/participants/:id/milestones", Summary: "A participant's milestones, latest first", Tag: "outcomes",
+		{Route{Method: "GET", Path: "/v1/organisations/:org_id/participants/:participant_id/milestones", Summary: "A participant's milestones, latest first", Tag: "outcomes",
 			Roles: coord, Response: outcomes.MilestoneList{}, Query: listQuery, Problems: []int{404}},
 			func(c *fiber.Ctx) error {
 				limit, err := queryListLimit(c)
 				if err != nil {
 					return err
 				}
-				return sendView[outcomes.MilestoneList](c)(s.deps.Outcomes.Milestones(c.UserContext(), Caller(c), pathID(c, "org_id"), pathID(c, "id"), limit))
+				return sendView[outcomes.MilestoneList](c)(s.deps.Outcomes.Milestones(c.UserContext(), Caller(c), pathID(c, "org_id"), pathID(c, "participant_id"), limit))
 			}},
 		{Route{Method: "POST", Path: "/v1/volunteers/me/pulse", Summary: "Answer the volunteer pulse", Tag: "outcomes",
 			Roles: []auth.Role{auth.RoleVolunteer}, Request: pulseBody{}, Response: outcomes.Pulse{}, Status: fiber.StatusCreated,

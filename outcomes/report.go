@@ -27,24 +27,62 @@ type Report struct {
 	Goals          []GoalFigure       `json:"goals"`
 }
 
-// ByGender has one entry per gender; keys in Genders' order in JSON.
-type ByGender[T any] struct {
-	Female      T `json:"female"`
-	Male        T `json:"male"`
-	Other       T `json:"other"`
-	Unspecified T `json:"unspecified"`
-}
+// Per-gender figures: one entry per gender, in Genders' order (concrete
+// types: the OpenAPI document names schemas by type).
+type (
+	ServedByGender struct {
+		Female      Served `json:"female"`
+		Male        Served `json:"male"`
+		Other       Served `json:"other"`
+		Unspecified Served `json:"unspecified"`
+	}
+	GroupsByGender struct {
+		Female      GroupCounts `json:"female"`
+		Male        GroupCounts `json:"male"`
+		Other       GroupCounts `json:"other"`
+		Unspecified GroupCounts `json:"unspecified"`
+	}
+	WellbeingByGender struct {
+		Female      WellbeingCounts `json:"female"`
+		Male        WellbeingCounts `json:"male"`
+		Other       WellbeingCounts `json:"other"`
+		Unspecified WellbeingCounts `json:"unspecified"`
+	}
+	PeopleByGender struct {
+		Female      PeopleCount `json:"female"`
+		Male        PeopleCount `json:"male"`
+		Other       PeopleCount `json:"other"`
+		Unspecified PeopleCount `json:"unspecified"`
+	}
+)
 
-func (b *ByGender[T]) of(g string) *T {
+// pick is the entry of gender g among the four.
+func pick[T any](g string, female, male, other, unspecified *T) *T {
 	switch g {
 	case "female":
-		return &b.Female
+		return female
 	case "male":
-		return &b.Male
+		return male
 	case "other":
-		return &b.Other
+		return other
 	}
-	return &b.Unspecified
+	return unspecified
+}
+
+func (b *ServedByGender) of(g string) *Served {
+	return pick(g, &b.Female, &b.Male, &b.Other, &b.Unspecified)
+}
+
+func (b *GroupsByGender) of(g string) *GroupCounts {
+	return pick(g, &b.Female, &b.Male, &b.Other, &b.Unspecified)
+}
+
+func (b *WellbeingByGender) of(g string) *WellbeingCounts {
+	return pick(g, &b.Female, &b.Male, &b.Other, &b.Unspecified)
+}
+
+func (b *PeopleByGender) of(g string) *PeopleCount {
+	return pick(g, &b.Female, &b.Male, &b.Other, &b.Unspecified)
 }
 
 type Served struct {
@@ -52,8 +90,8 @@ type Served struct {
 }
 
 type ParticipantFigures struct {
-	Served   int              `json:"served"`
-	ByGender ByGender[Served] `json:"by_gender"`
+	Served   int            `json:"served"`
+	ByGender ServedByGender `json:"by_gender"`
 }
 
 type OutingFigures struct {
@@ -80,10 +118,10 @@ type GroupCounts struct {
 }
 
 type GroupFigures struct {
-	Enrolled       int                   `json:"enrolled"`
-	Completed      int                   `json:"completed"`
-	CompletionRate float64               `json:"completion_rate"`
-	ByGender       ByGender[GroupCounts] `json:"by_gender"`
+	Enrolled       int            `json:"enrolled"`
+	Completed      int            `json:"completed"`
+	CompletionRate float64        `json:"completion_rate"`
+	ByGender       GroupsByGender `json:"by_gender"`
 }
 
 type WellbeingCounts struct {
@@ -95,7 +133,7 @@ type WellbeingCounts struct {
 
 type WellbeingFigures struct {
 	WellbeingCounts
-	ByGender ByGender[WellbeingCounts] `json:"by_gender"`
+	ByGender WellbeingByGender `json:"by_gender"`
 }
 
 type PeopleCount struct {
@@ -103,9 +141,9 @@ type PeopleCount struct {
 }
 
 type MilestoneFigures struct {
-	People   int                   `json:"people"`
-	ByKind   MilestoneKindsN       `json:"by_kind"`
-	ByGender ByGender[PeopleCount] `json:"by_gender"`
+	People   int             `json:"people"`
+	ByKind   MilestoneKindsN `json:"by_kind"`
+	ByGender PeopleByGender  `json:"by_gender"`
 }
 
 type MilestoneKindsN struct {
@@ -268,6 +306,7 @@ func (s *Service) compute(ctx context.Context, orgID string, start, end time.Tim
 		}
 	}
 	for _, e := range enrolments {
+		e.ParticipantID = who(RoleEnrolment, e.EnrolmentID, e.ParticipantID)
 		served[e.ParticipantID] = true
 		g, err := people.gender(ctx, e.ParticipantID)
 		if err != nil {

@@ -394,5 +394,14 @@ func (s *Service) erase(ctx context.Context, userID string) error {
 		}
 		t.Outings = append(t.Outings, roles...)
 	}
+	if s.cfg.Groups != nil && m.Role == auth.RoleParticipant {
+		enrolments, err := s.cfg.Groups.EnrolmentIDsOf(ctx, userID)
+		if err != nil {
+			return err
+		}
+		for _, id := range enrolments {
+			t.Outings = append(t.Outings, OutingRole{OutingID: id, Role: RoleEnrolment})
+		}
+	}
 	return s.st.Erase(ctx, userID, t)
 }

@@ -43,6 +43,8 @@ type Outings interface {
 const (
 	RoleParticipant = "participant"
 	RoleVolunteer   = "volunteer"
+	// RoleEnrolment marks a group enrolment id in a tombstone's list.
+	RoleEnrolment = "enrolment"
 )
 
 // People reads a participant's stated gender from their profile ("" when
@@ -54,6 +56,9 @@ type People interface {
 // GroupEnrolment is one participant's enrolment in a group that ran in the
 // period (the groups package decides which; see docs/outcomes.md).
 type GroupEnrolment struct {
+	// EnrolmentID identifies the enrolment; an erased participant's
+	// enrolments keep it (their ParticipantID becomes ErasedID).
+	EnrolmentID   string
 	ParticipantID string
 	// Completed: the participant completed the group.
 	Completed bool
@@ -62,6 +67,9 @@ type GroupEnrolment struct {
 // Groups reads the groups package's enrolments (optional).
 type Groups interface {
 	GroupFigures(ctx context.Context, orgID string, from, to time.Time) ([]GroupEnrolment, error)
+	// EnrolmentIDsOf lists a participant's enrolment ids (erasure: outcomes
+	// runs before groups strips the id and keeps which were theirs).
+	EnrolmentIDsOf(ctx context.Context, participantID string) ([]string, error)
 }
 
 // Expenses reads the sum of the expenses approved in [from, to), in öre (optional).

@@ -118,7 +118,8 @@ type Tombstone struct {
 	Outings  []OutingRole `bson:"outings"`
 }
 
-// OutingRole is one outing a person took part in, as participant or volunteer.
+// OutingRole is one outing a person took part in, as participant or
+// volunteer, or (RoleEnrolment) one of their group enrolments.
 type OutingRole struct {
 	OutingID string `bson:"outing_id"`
 	Role     string `bson:"role"`
