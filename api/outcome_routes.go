@@ -62,7 +62,7 @@ func (s *Server) outcomeRoutes() error {
 				return c.Status(fiber.StatusCreated).JSON(v)
 			}},
 		{Route{Method: "GET", Path: "/v1/participants/me/wellbeing", Summary: "The caller's check-ins, newest first", Tag: "outcomes",
-			Roles: []auth.Role{auth.RoleParticipant}, Response: outcomes.CheckinList{}, Query: listQuery},
+			Roles: []auth.Role{auth.RoleParticipant}, Response: outcomes.CheckinList{}, Query: listQuery, Problems: []int{422}},
 			func(c *fiber.Ctx) error {
 				limit, err := queryListLimit(c)
 				if err != nil {
@@ -71,7 +71,7 @@ func (s *Server) outcomeRoutes() error {
 				return sendView[outcomes.CheckinList](c)(s.deps.Outcomes.MyCheckins(c.UserContext(), Caller(c), limit))
 			}},
 		{Route{Method: "GET", Path: "/v1/organisations/:org_id/participants/:participant_id/wellbeing", Summary: "A participant's check-ins (their coordinators)", Tag: "outcomes",
-			Roles: coord, Response: outcomes.CheckinList{}, Query: listQuery, Problems: []int{404}},
+			Roles: coord, Response: outcomes.CheckinList{}, Query: listQuery, Problems: []int{404, 422}},
 			func(c *fiber.Ctx) error {
 				limit, err := queryListLimit(c)
 				if err != nil {
@@ -93,7 +93,7 @@ func (s *Server) outcomeRoutes() error {
 				return c.Status(fiber.StatusCreated).JSON(v)
 			}},
 		{Route{Method: "GET", Path: "/v1/organisations/:org_id/participants/:participant_id/milestones", Summary: "A participant's milestones, latest first", Tag: "outcomes",
-			Roles: coord, Response: outcomes.MilestoneList{}, Query: listQuery, Problems: []int{404}},
+			Roles: coord, Response: outcomes.MilestoneList{}, Query: listQuery, Problems: []int{404, 422}},
 			func(c *fiber.Ctx) error {
 				limit, err := queryListLimit(c)
 				if err != nil {
@@ -132,10 +132,10 @@ func (s *Server) outcomeRoutes() error {
 					SocialImprovedShare: *b.SocialImprovedShare, MilestonePeople: *b.MilestonePeople}))
 			}},
 		{Route{Method: "GET", Path: "/v1/organisations/:org_id/reports/outcomes", Summary: "The outcome report of a period", Tag: "outcomes",
-			Roles: []auth.Role{auth.RoleCoordinator, auth.RoleAdmin}, Response: outcomes.Report{}, Query: period, Problems: []int{404}, Description: reportDoc},
+			Roles: []auth.Role{auth.RoleCoordinator, auth.RoleAdmin}, Response: outcomes.Report{}, Query: period, Problems: []int{404, 422}, Description: reportDoc},
 			func(c *fiber.Ctx) error { return s.outcomeReport(c, acceptsCSV(c)) }},
 		{Route{Method: "GET", Path: "/v1/organisations/:org_id/reports/outcomes.csv", Summary: "The outcome report of a period, as CSV", Tag: "outcomes",
-			Roles: []auth.Role{auth.RoleCoordinator, auth.RoleAdmin}, Produces: "text/csv", Query: period, Problems: []int{404}, Description: reportDoc},
+			Roles: []auth.Role{auth.RoleCoordinator, auth.RoleAdmin}, Produces: "text/csv", Query: period, Problems: []int{404, 422}, Description: reportDoc},
 			func(c *fiber.Ctx) error { return s.outcomeReport(c, true) }},
 	}
 	for _, r := range routes {

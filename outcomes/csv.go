@@ -99,7 +99,11 @@ func flatten(raw json.RawMessage, path []string, out *[][3]string) error {
 			break
 		}
 	}
-	*out = append(*out, [3]string{strings.Join(figure, "."), gender, string(raw)})
+	value := string(raw)
+	if str, ok := v.(string); ok {
+		value = str
+	}
+	*out = append(*out, [3]string{strings.Join(figure, "."), gender, value})
 	return nil
 }
 
