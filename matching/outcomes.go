@@ -11,9 +11,6 @@ import (
 // The outcome report's reads of matching (package outcomes declares what it
 // needs; main adapts these to it).
 
-// MaxFeedbackOutings bounds one FeedbackOnOutings call.
-const MaxFeedbackOutings = 500
-
 // reportPage is how many outings one page of the report's read holds.
 const reportPage = 1000
 
@@ -30,56 +27,21 @@ type ReportOuting struct {
 }
 
 // ReportOutings lists an organisation's outings requested in [from, to),
-// with the comfort answers of their participants' feedback.
+// with the comfort answers of their participants' feedback, a page at a time.
 func (s *Service) ReportOutings(ctx context.Context, orgID string, from, to time.Time) ([]ReportOuting, error) {
 	var out []ReportOuting
-	index := map[string]int{}
-	var completed []string
-	cursor := &pageCursor{at: to.UTC()}
-	for cursor != nil {
-		page, next, err := s.st.OutingsPage(ctx, OutingFilter{OrgID: orgID}, reportPage, cursor)
+	var after *pageCursor
+	for {
+		page, err := s.st.ReportRows(ctx, orgID, from, to, after, reportPage)
 		if err != nil {
 			return nil, fault.Wrap(err, "read outings")
 		}
-		cursor = next
-		for i := range page {
-			o := &page[i]
-			if o.CreatedAt.Before(from) {
-				cursor = nil
-				break
-			}
-			r := ReportOuting{ID: o.ID, ParticipantID: o.ParticipantID, VolunteerID: o.VolunteerID, Status: o.Status,
-				CreatedAt: o.CreatedAt, StartsAt: o.StartsAt, EndsAt: o.EndsAt}
-			for _, h := range o.History {
-				if h.To == StatusConfirmed {
-					r.ConfirmedAt = h.At
-					break
-				}
-			}
-			index[o.ID] = len(out)
-			out = append(out, r)
-			if o.Status == StatusCompleted {
-				completed = append(completed, o.ID)
-			}
+		out = append(out, page...)
+		if len(page) < reportPage {
+			break
 		}
-	}
-	for start := 0; start < len(completed); start += MaxFeedbackOutings {
-		fb, err := s.st.FeedbackOnOutings(ctx, completed[start:min(start+MaxFeedbackOutings, len(completed))])
-		if err != nil {
-			return nil, fault.Wrap(err, "read feedback")
-		}
-		for _, f := range fb {
-			if f.AuthorRole != "participant" {
-				continue
-			}
-			r := &out[index[f.OutingID]]
-			if f.ComfortBefore != nil {
-				r.ComfortBefore = *f.ComfortBefore
-			}
-			if f.ComfortAfter != nil {
-				r.ComfortAfter = *f.ComfortAfter
-			}
-		}
+		last := page[len(page)-1]
+		after = &pageCursor{at: last.CreatedAt, id: last.ID}
 	}
 	return out, nil
 }
@@ -121,4 +83,14 @@ func (s *Service) ParticipantGender(ctx context.Context, userID string) (string,
 		return "unspecified", nil
 	}
 	return p.Gender, nil
+}
+
+// ConfirmedAt is when the outing was first confirmed (zero: never).
+func (o *Outing) ConfirmedAt() time.Time {
+	for _, h := range o.History {
+		if h.To == StatusConfirmed {
+			return h.At
+		}
+	}
+	return time.Time{}
 }

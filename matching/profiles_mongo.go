@@ -169,10 +169,6 @@ func (s *mongoStore) FeedbackOnOuting(ctx context.Context, outingID string) ([]F
 	return s.feedbackWhere(ctx, bson.M{"outing_id": outingID})
 }
 
-func (s *mongoStore) FeedbackOnOutings(ctx context.Context, outingIDs []string) ([]Feedback, error) {
-	return s.feedbackWhere(ctx, bson.M{"outing_id": bson.M{"$in": outingIDs}})
-}
-
 func (s *mongoStore) RatingsOf(ctx context.Context, volunteerIDs []string) ([]ratingRow, error) {
 	var who any = bson.M{"$in": volunteerIDs}
 	if len(volunteerIDs) == 1 {

@@ -38,7 +38,6 @@ const (
 	sqlInsertFeedback   = `INSERT INTO feedback (` + feedbackColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	sqlFeedbackByAuthor = `SELECT ` + feedbackColumns + ` FROM feedback WHERE author_id = ? ORDER BY created_at, id`
 	sqlFeedbackOnOuting = `SELECT ` + feedbackColumns + ` FROM feedback WHERE outing_id = ? ORDER BY created_at, id`
-	sqlFeedbackOnMany   = `SELECT ` + feedbackColumns + ` FROM feedback WHERE outing_id IN (SELECT value FROM json_each(?)) ORDER BY created_at, id`
 	sqlRatings          = `SELECT volunteer_id, participant_id, rating FROM feedback
 		WHERE volunteer_id IN (SELECT value FROM json_each(?)) AND author_role = 'participant' LIMIT ?`
 	sqlEraseFeedbackAuthor      = `UPDATE feedback SET author_id = 'erased', comment = '' WHERE author_id = ?`
@@ -248,14 +247,6 @@ func (s *sqliteStore) FeedbackByAuthor(ctx context.Context, authorID string) ([]
 
 func (s *sqliteStore) FeedbackOnOuting(ctx context.Context, outingID string) ([]Feedback, error) {
 	return s.feedbackWhere(ctx, sqlFeedbackOnOuting, outingID)
-}
-
-func (s *sqliteStore) FeedbackOnOutings(ctx context.Context, outingIDs []string) ([]Feedback, error) {
-	ids, err := json.Marshal(outingIDs)
-	if err != nil {
-		return nil, err
-	}
-	return s.feedbackWhere(ctx, sqlFeedbackOnMany, string(ids))
 }
 
 func (s *sqliteStore) RatingsOf(ctx context.Context, volunteerIDs []string) ([]ratingRow, error) {

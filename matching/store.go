@@ -55,6 +55,11 @@ type Store interface {
 	StartedUnmatchedOutingIDs(ctx context.Context, now time.Time, limit int) ([]string, error)
 	// ConfirmedOutingsBetween lists confirmed outings starting in [from, to), soonest first.
 	ConfirmedOutingsBetween(ctx context.Context, from, to time.Time, limit int) ([]ConfirmedOuting, error)
+	// ReportRows lists an organisation's outings requested in [from, to)
+	// after the cursor (created_at, id ascending), at most limit, with the
+	// comfort answers of their participant's feedback, without decoding
+	// their documents: the outcome report's read.
+	ReportRows(ctx context.Context, orgID string, from, to time.Time, after *pageCursor, limit int) ([]ReportOuting, error)
 	// OutingsOfUser lists every outing naming a user (participant,
 	// companion, declined, excluded, creator or actor in the history),
 	// oldest first, for export and erasure.
@@ -114,9 +119,6 @@ type Store interface {
 	FeedbackByAuthor(ctx context.Context, authorID string) ([]Feedback, error)
 	// FeedbackOnOuting lists an outing's feedback, oldest first.
 	FeedbackOnOuting(ctx context.Context, outingID string) ([]Feedback, error)
-	// FeedbackOnOutings lists the feedback on several outings (at most
-	// MaxFeedbackOutings ids), oldest first: the outcome report's one read.
-	FeedbackOnOutings(ctx context.Context, outingIDs []string) ([]Feedback, error)
 	// RatingsOf is the one query on feedback for a candidate set: every
 	// rating participants gave these volunteers.
 	RatingsOf(ctx context.Context, volunteerIDs []string) ([]ratingRow, error)
