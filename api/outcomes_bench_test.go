@@ -68,7 +68,7 @@ func BenchmarkOutcomeReport(b *testing.B) {
 		o := &matching.Outing{ID: fmt.Sprintf("bench-%05d", i), ParticipantID: p, OrgID: org, Kind: matching.KindWalk,
 			StartsAt: start, EndsAt: start.Add(90 * time.Minute), CompanionGender: "any", Language: "sv", Status: st,
 			MeetingPoint: matching.MeetingPoint{Lat: 57.7, Lon: 11.97, Description: "Järntorget"},
-			CreatedAt: created, CreatedBy: p, UpdatedAt: created, Version: 1,
+			CreatedAt:    created, CreatedBy: p, UpdatedAt: created, Version: 1,
 			History:            []matching.HistoryEntry{{At: created, ActorID: p, To: matching.StatusOpen}},
 			ExcludedVolunteers: []string{}, DeclinedBy: []string{}, PendingEvents: []matching.Event{}}
 		if st == matching.StatusCompleted || st == matching.StatusConfirmed {
