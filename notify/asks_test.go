@@ -14,6 +14,8 @@ func TestAsksWaitForMorningAndGoOnce(t *testing.T) {
 	s := h.newServer(nil, "a").start()
 	defer s.stop()
 	ctx := context.Background()
+	// settle looks at the running workers: wait until Run has started them.
+	waitFor(t, "push workers running", func() bool { return len(s.svc.running()) > 0 })
 	night := time.Date(2026, 3, 3, 23, 30, 0, 0, stockholm)
 	h.clock.Set(night)
 	h.person("quiet", true)
