@@ -357,6 +357,7 @@ func (s *Service) PersonalHook() personal.Hook {
 type Export struct {
 	Checkins   []Checkin   `json:"wellbeing_checkins"`
 	Milestones []Milestone `json:"milestones"`
+	Pulse      []Pulse     `json:"volunteer_pulse"`
 }
 
 func (s *Service) export(ctx context.Context, userID string) (any, error) {
@@ -368,7 +369,11 @@ func (s *Service) export(ctx context.Context, userID string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Export{Checkins: c, Milestones: m}, nil
+	p, err := s.st.PulsesOf(ctx, userID, 10_000)
+	if err != nil {
+		return nil, err
+	}
+	return Export{Checkins: c, Milestones: m, Pulse: p}, nil
 }
 
 // erase keeps the person's facts for past reports under a random

@@ -25,6 +25,8 @@ type Store interface {
 	MilestonesOfOrg(ctx context.Context, orgID, from, to string) ([]Milestone, error)
 
 	InsertPulse(ctx context.Context, p *Pulse) error
+	// PulsesOf lists a volunteer's pulse answers, newest first, at most limit (export).
+	PulsesOf(ctx context.Context, userID string, limit int) ([]Pulse, error)
 	// PulsesOfOrg lists an organisation's pulse answers given in [from, to).
 	PulsesOfOrg(ctx context.Context, orgID string, from, to time.Time) ([]Pulse, error)
 

@@ -97,6 +97,10 @@ func testStore(t *testing.T, open func(t *testing.T) Store) {
 		t.Fatalf("PulsesOfOrg = %+v", ps)
 	}
 
+	if mine, err := st.PulsesOf(ctx, "v1", 1); err != nil || len(mine) != 1 || mine[0].ID != "u2" {
+		t.Fatalf("PulsesOf = %+v %v", mine, err)
+	}
+
 	// Goals: not found, then stored and replaced.
 	if _, err := st.Goals(ctx, "o1"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Goals before put: %v", err)

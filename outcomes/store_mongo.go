@@ -100,6 +100,11 @@ func (s *mongoStore) InsertPulse(ctx context.Context, p *Pulse) error {
 	return err
 }
 
+func (s *mongoStore) PulsesOf(ctx context.Context, userID string, limit int) ([]Pulse, error) {
+	return findAll[Pulse](ctx, s.pulses, bson.M{"user_id": userID},
+		options.Find().SetSort(bson.D{{Key: "at", Value: -1}, {Key: "_id", Value: -1}}).SetLimit(int64(limit)))
+}
+
 func (s *mongoStore) PulsesOfOrg(ctx context.Context, orgID string, from, to time.Time) ([]Pulse, error) {
 	return findAll[Pulse](ctx, s.pulses, bson.M{"organisation_id": orgID, "at": bson.M{"$gte": ms(from), "$lt": ms(to)}},
 		options.Find().SetSort(bson.D{{Key: "at", Value: 1}, {Key: "_id", Value: 1}}))

@@ -36,6 +36,7 @@ const (
 
 	sqlInsertPulse = `INSERT INTO volunteer_pulse (id, user_id, organisation_id, at, secure_in_role, information_good) VALUES (?, ?, ?, ?, ?, ?)`
 	sqlPulsesOrg   = `SELECT id, user_id, organisation_id, at, secure_in_role, information_good FROM volunteer_pulse WHERE organisation_id = ? AND at >= ? AND at < ? ORDER BY at, id`
+	sqlPulsesOf    = `SELECT id, user_id, organisation_id, at, secure_in_role, information_good FROM volunteer_pulse WHERE user_id = ? ORDER BY at DESC, id DESC LIMIT ?`
 
 	sqlGoals    = `SELECT doc FROM outcome_goals WHERE organisation_id = ?`
 	sqlPutGoals = `INSERT INTO outcome_goals (organisation_id, doc) VALUES (?, ?) ON CONFLICT (organisation_id) DO UPDATE SET doc = excluded.doc`
@@ -45,7 +46,7 @@ const (
 		last_answer_at = max(last_answer_at, excluded.last_answer_at), asked_at = 0`
 	sqlDueAsks  = `SELECT kind, user_id, organisation_id, last_answer_at, asked_at FROM outcome_asks WHERE kind = ? AND asked_at = 0 AND last_answer_at <= ? ORDER BY last_answer_at LIMIT ?`
 	sqlMarkAsk  = `UPDATE outcome_asks SET asked_at = ? WHERE kind = ? AND user_id = ?`
-	sqlDropAsks = `DELETE FROM outcome_asks WHERE user_id = ?`
+	sqlDropAsks = `DELETE FROM outcome_asks WHERE kind IN ('wellbeing', 'pulse') AND user_id = ?`
 
 	sqlEraseCheckins   = `UPDATE wellbeing_checkins SET user_id = ? WHERE user_id = ?`
 	sqlEraseMilestones = `UPDATE milestones SET participant_id = ?, note = '' WHERE participant_id = ?`
@@ -125,7 +126,15 @@ func (s *sqliteStore) InsertPulse(ctx context.Context, p *Pulse) error {
 }
 
 func (s *sqliteStore) PulsesOfOrg(ctx context.Context, orgID string, from, to time.Time) ([]Pulse, error) {
-	rows, err := s.d.QueryContext(ctx, sqlPulsesOrg, orgID, sqlite.Millis(from), sqlite.Millis(to))
+	return s.pulses(ctx, sqlPulsesOrg, orgID, sqlite.Millis(from), sqlite.Millis(to))
+}
+
+func (s *sqliteStore) PulsesOf(ctx context.Context, userID string, limit int) ([]Pulse, error) {
+	return s.pulses(ctx, sqlPulsesOf, userID, limit)
+}
+
+func (s *sqliteStore) pulses(ctx context.Context, query string, args ...any) ([]Pulse, error) {
+	rows, err := s.d.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
