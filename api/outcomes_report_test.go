@@ -435,3 +435,39 @@ func TestOutcomeBadInput(t *testing.T) {
 	e.Want(st, body, 201)
 	_ = sort.Strings
 }
+
+// Gender on the participant profile: optional, one of four, kept when a
+// later PUT leaves it out, unspecified until stated.
+func TestParticipantGenderForFollowUp(t *testing.T) {
+	e := newTestEnv(t)
+	org := e.Org("A")
+	p := newPerson(e, auth.RoleParticipant, org)
+	put := func(body map[string]any) (int, []byte) {
+		return e.Call("PUT", "/v1/participants/me/profile", p.Token, body)
+	}
+	base := func(extra map[string]any) map[string]any {
+		b := map[string]any{"languages": []string{"sv"}, "companion_gender": "any"}
+		for k, v := range extra {
+			b[k] = v
+		}
+		return b
+	}
+	st, body := put(base(nil))
+	e.Want(st, body, 200)
+	if !strings.Contains(string(body), `"gender":"unspecified"`) {
+		t.Fatalf("no gender stated: %s", body)
+	}
+	st, body = put(base(map[string]any{"gender": "woman"}))
+	if st != 422 || !strings.Contains(string(body), `"field":"gender"`) {
+		t.Fatalf("gender woman: %d %s", st, body)
+	}
+	st, body = put(base(map[string]any{"gender": "other"}))
+	e.Want(st, body, 200)
+	st, body = put(base(map[string]any{"companion_gender": "female"}))
+	e.Want(st, body, 200)
+	st, body = e.Call("GET", "/v1/participants/me/profile", p.Token, nil)
+	e.Want(st, body, 200)
+	if !strings.Contains(string(body), `"gender":"other"`) || !strings.Contains(string(body), `"companion_gender":"female"`) {
+		t.Fatalf("after a PUT without gender: %s", body)
+	}
+}
