@@ -3,7 +3,10 @@ package api_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/clavis-app/clavis/api"
@@ -151,6 +154,42 @@ func init() {
 		for _, row := range routeRows("GET", route, nil, want6{401, 403, 403, 200, 200, 200}, want6{401, 403, 403, 404, 404, 200}) {
 			row.Query = "from=2026-01-01&to=2026-12-31"
 			matrix = append(matrix, row)
+		}
+	}
+}
+
+// The outcome routes' rows of the authorization matrix, written out for
+// the record when CLAVIS_MATRIX_OUT names a file; every route has
+// a row for every caller with own and foreign ids.
+func TestOutcomeMatrixRows(t *testing.T) {
+	var b strings.Builder
+	per := map[string]int{}
+	for _, r := range matrix {
+		if !strings.Contains(r.Route, "wellbeing") && !strings.Contains(r.Route, "milestones") && !strings.Contains(r.Route, "pulse") &&
+			!strings.Contains(r.Route, "/goals") && !strings.Contains(r.Route, "reports/outcomes") {
+			continue
+		}
+		ids := "own"
+		switch {
+		case len(r.ForeignParams) > 0:
+			ids = "foreign " + strings.Join(r.ForeignParams, ",")
+		case r.Foreign:
+			ids = "foreign"
+		}
+		fmt.Fprintf(&b, "%-6s %-72s %-22s %-22s %d\n", r.Method, r.Route, r.As, ids, r.Want)
+		per[r.Method+" "+r.Route]++
+	}
+	if len(per) != 10 {
+		t.Fatalf("%d outcome routes in the matrix, want 10: %v", len(per), per)
+	}
+	for route, n := range per {
+		if n < len(callerKinds) {
+			t.Errorf("%s has %d rows", route, n)
+		}
+	}
+	if dest := os.Getenv("CLAVIS_MATRIX_OUT"); dest != "" {
+		if err := os.WriteFile(dest, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
 		}
 	}
 }
