@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -344,7 +346,12 @@ func TestOutcomeReportOfTheHandBuiltFixture(t *testing.T) {
 		}
 	}
 	// A few rows spelled out, as a funder's spreadsheet reads them.
-	rows := csvRows(t, e.getReport(t, f.org, f.coord, q, "text/csv", ""))
+	csvBody := e.getReport(t, f.org, f.coord, q, "text/csv", "")
+	if dir := os.Getenv("CLAVIS_FIXTURE_OUT"); dir != "" {
+		_ = os.WriteFile(filepath.Join(dir, "fixture-report.json"), []byte(canonicalJSON(t, got)+"\n"), 0o644)
+		_ = os.WriteFile(filepath.Join(dir, "fixture-report.csv"), csvBody, 0o644)
+	}
+	rows := csvRows(t, csvBody)
 	for k, w := range map[string]string{"participants.served|all": "5", "participants.served|female": "2",
 		"wellbeing.confidence_improved_share|female": "0.5", "goals.confidence_improved_share.met|all": "false",
 		"volunteers.load_gini|all": "0.2222", "groups.completion_rate|other": "1", "milestones.by_kind.job|all": "1"} {
