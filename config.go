@@ -13,6 +13,7 @@ import (
 
 	"github.com/clavis-app/clavis/auth"
 	"github.com/clavis-app/clavis/matching"
+	"github.com/clavis-app/clavis/outcomes"
 )
 
 // config is every setting, read once from the environment.
@@ -34,6 +35,7 @@ type config struct {
 	GoogleCreds     string
 	ReminderOffsets []time.Duration
 	CheckinGrace    time.Duration
+	WellbeingEvery  time.Duration
 	OfferWave       int
 	OfferWait       time.Duration
 	MatchWeights    matching.Weights
@@ -92,6 +94,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		FCMProjectID:    str("CLAVIS_FCM_PROJECT_ID", ""),
 		GoogleCreds:     str("GOOGLE_APPLICATION_CREDENTIALS", ""),
 		CheckinGrace:    duration("CLAVIS_CHECKIN_GRACE", 10*time.Minute),
+		WellbeingEvery:  duration("CLAVIS_WELLBEING_EVERY", outcomes.DefaultWellbeingEvery),
 		OfferWave:       integer("CLAVIS_OFFER_WAVE", 5, 1, 100),
 		OfferWait:       duration("CLAVIS_OFFER_WAIT", matching.DefaultOfferWait),
 		ShutdownTimeout: duration("CLAVIS_SHUTDOWN_TIMEOUT", 10*time.Second),

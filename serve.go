@@ -121,6 +121,10 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 	if err != nil {
 		return err
 	}
+	outcomeSvc, err := newOutcomes(st.outcomes, clk, log, cfg.WellbeingEvery, accounts, outings, notifier, people)
+	if err != nil {
+		return err
+	}
 
 	workerCtx, stopWorkers := context.WithCancel(context.Background())
 	var workers sync.WaitGroup
@@ -156,6 +160,11 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 		defer workers.Done()
 		api.RunIdempotencySweeper(workerCtx, st.idempotency, clk, time.Hour, log)
 	}()
+	workers.Add(1)
+	go func() {
+		defer workers.Done()
+		outcomeSvc.RunAskSweep(workerCtx, outcomeAskSweep)
+	}()
 
 	mountConsole, err := consoleMount(cfg, accounts, outings, matcher, clk, log)
 	if err != nil {
@@ -167,7 +176,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 		Version: version, CORSOrigins: cfg.CORSOrigins, TrustedProxies: cfg.TrustedProxies,
 		Auth: accounts, Accounts: accounts,
 		Matching: outings, Idempotency: st.idempotency, Matcher: matcher,
-		Devices: notifier.Devices(), Groups: groupSvc, Extra: mountConsole,
+		Devices: notifier.Devices(), Groups: groupSvc, Outcomes: outcomeSvc, Extra: mountConsole,
 	})
 	if err != nil {
 		stopWorkers()

@@ -14,6 +14,7 @@ import (
 	"github.com/clavis-app/clavis/internal/sqlite"
 	"github.com/clavis-app/clavis/matching"
 	"github.com/clavis-app/clavis/notify"
+	"github.com/clavis-app/clavis/outcomes"
 	"github.com/clavis-app/clavis/seed"
 )
 
@@ -26,6 +27,7 @@ type stores struct {
 	matching    matching.Store
 	notify      notify.Store
 	groups      groups.Store
+	outcomes    outcomes.Store
 	idempotency api.IdempotencyStore
 	seedRuns    seed.Runs
 	ping        func(context.Context) error
@@ -49,6 +51,7 @@ func openStores(ctx context.Context, cfg config, log *slog.Logger) (*stores, err
 		func() (err error) { s.matching, err = matching.NewSQLiteStore(ctx, d); return },
 		func() (err error) { s.notify, err = notify.NewSQLiteStore(ctx, d); return },
 		func() (err error) { s.groups, err = groups.NewSQLiteStore(ctx, d); return },
+		func() (err error) { s.outcomes, err = outcomes.NewSQLiteStore(ctx, d); return },
 		func() (err error) { s.idempotency, err = api.NewIdempotencySQLite(ctx, d); return },
 		func() (err error) { s.seedRuns, err = seed.NewSQLiteRuns(ctx, d); return },
 	); err != nil {
@@ -73,6 +76,7 @@ func openMongoStores(ctx context.Context, cfg config, log *slog.Logger) (*stores
 		func() (err error) { s.matching, err = matching.NewMongoStore(ctx, d); return },
 		func() (err error) { s.notify, err = notify.NewMongoStore(ctx, d); return },
 		func() (err error) { s.groups, err = groups.NewMongoStore(ctx, d); return },
+		func() (err error) { s.outcomes, err = outcomes.NewMongoStore(ctx, d); return },
 		func() (err error) { s.idempotency, err = api.NewIdempotencyMongo(ctx, d); return },
 		func() error { s.seedRuns = seed.NewMongoRuns(d); return nil },
 	); err != nil {

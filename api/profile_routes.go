@@ -45,6 +45,7 @@ type availabilityBody struct {
 type participantProfileBody struct {
 	Languages       []string `json:"languages" validate:"required,min=1,max=2,dive,oneof=sv en"`
 	CompanionGender string   `json:"companion_gender" validate:"required,oneof=any female male"`
+	Gender          string   `json:"gender,omitempty" validate:"omitempty,oneof=female male other unspecified" doc:"for follow-up by gender in reports only; left out: unchanged (unspecified at first)"`
 }
 
 type supportNeedsBody struct {
@@ -136,7 +137,7 @@ func (s *Server) putParticipantProfile(c *fiber.Ctx) error {
 		return err
 	}
 	v, err := s.deps.Matching.PutParticipantProfile(c.UserContext(), Caller(c), matching.ParticipantProfileInput{
-		Languages: b.Languages, CompanionGender: b.CompanionGender,
+		Languages: b.Languages, CompanionGender: b.CompanionGender, Gender: b.Gender,
 	})
 	if err != nil {
 		return err

@@ -25,6 +25,7 @@ import (
 	"github.com/clavis-app/clavis/internal/clock"
 	"github.com/clavis-app/clavis/internal/fault"
 	"github.com/clavis-app/clavis/matching"
+	"github.com/clavis-app/clavis/outcomes"
 )
 
 // BodyLimit is the largest request body accepted (docs/api.md: 64 KiB).
@@ -75,6 +76,8 @@ type Deps struct {
 	Matcher *matching.Matcher
 	// Groups serves groups, sessions, enrolments and attendance.
 	Groups *groups.Service
+	// Outcomes serves check-ins, milestones, pulse, goals and the report (nil: 503).
+	Outcomes *outcomes.Service
 }
 
 // Server holds the app, its document and its dependencies.
@@ -168,6 +171,7 @@ func (s *Server) registerRoutes() error {
 		s.preferenceRoutes,
 		s.deviceRoutes,
 		s.groupRoutes,
+		s.outcomeRoutes,
 	} {
 		if err := register(); err != nil {
 			return err

@@ -57,7 +57,7 @@ func exportVolunteer(p *VolunteerProfile) *VolunteerProfileExport {
 
 func exportParticipant(p *ParticipantProfile) *ParticipantProfileExport {
 	e := &ParticipantProfileExport{
-		ParticipantProfileView: ParticipantProfileView{UserID: p.UserID, Languages: nonNil(p.Languages), CompanionGender: p.CompanionGender, UpdatedAt: p.UpdatedAt},
+		ParticipantProfileView: p.view(),
 		OrganisationID:         p.OrgID, SupportNeeds: p.SupportNeeds, SupportNeedsBy: p.SupportNeedsBy,
 	}
 	if !p.SupportNeedsAt.IsZero() {

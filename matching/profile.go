@@ -168,21 +168,26 @@ type AvailabilityView struct {
 // ParticipantProfile is what matching keeps about a participant: their
 // wishes, and the support needs only coordinators write and read.
 type ParticipantProfile struct {
-	UserID          string    `bson:"_id"`
-	OrgID           string    `bson:"organisation_id"`
-	Languages       []string  `bson:"languages"`
-	CompanionGender string    `bson:"companion_gender"`
-	SupportNeeds    string    `bson:"support_needs,omitempty"`
-	SupportNeedsBy  string    `bson:"support_needs_by,omitempty"`
-	SupportNeedsAt  time.Time `bson:"support_needs_at,omitempty"`
-	Rev             int64     `bson:"rev"`
-	UpdatedAt       time.Time `bson:"updated_at"`
+	UserID          string   `bson:"_id"`
+	OrgID           string   `bson:"organisation_id"`
+	Languages       []string `bson:"languages"`
+	CompanionGender string   `bson:"companion_gender"`
+	// Gender is stated for follow-up by gender only (reports count it,
+	// matching never uses it); empty means unspecified.
+	Gender         string    `bson:"gender,omitempty"`
+	SupportNeeds   string    `bson:"support_needs,omitempty"`
+	SupportNeedsBy string    `bson:"support_needs_by,omitempty"`
+	SupportNeedsAt time.Time `bson:"support_needs_at,omitempty"`
+	Rev            int64     `bson:"rev"`
+	UpdatedAt      time.Time `bson:"updated_at"`
 }
 
 // ParticipantProfileInput is the body of PUT /v1/participants/me/profile.
 type ParticipantProfileInput struct {
 	Languages       []string
 	CompanionGender string
+	// Gender: empty keeps the stated one (unspecified at first).
+	Gender string
 }
 
 // Validate names each broken field.
@@ -190,6 +195,9 @@ func (in ParticipantProfileInput) Validate() error {
 	errs := checkLanguages(in.Languages)
 	if !isOneOf(in.CompanionGender, CompanionGenders...) {
 		errs = append(errs, fault.FieldError{Field: "companion_gender", Message: "must be one of: any, female, male"})
+	}
+	if in.Gender != "" && !isOneOf(in.Gender, Genders...) {
+		errs = append(errs, fault.FieldError{Field: "gender", Message: "must be one of: female, male, other, unspecified"})
 	}
 	if len(errs) > 0 {
 		return fault.Invalid(errs...)
@@ -202,7 +210,16 @@ type ParticipantProfileView struct {
 	UserID          string    `json:"user_id"`
 	Languages       []string  `json:"languages" enum:"sv en"`
 	CompanionGender string    `json:"companion_gender" enum:"any female male"`
+	Gender          string    `json:"gender" enum:"female male other unspecified" doc:"for follow-up by gender in reports only"`
 	UpdatedAt       time.Time `json:"updated_at"`
+}
+
+func (p *ParticipantProfile) view() ParticipantProfileView {
+	g := p.Gender
+	if g == "" {
+		g = "unspecified"
+	}
+	return ParticipantProfileView{UserID: p.UserID, Languages: nonNil(p.Languages), CompanionGender: p.CompanionGender, Gender: g, UpdatedAt: p.UpdatedAt}
 }
 
 // SupportNeedsView is what a coordinator sees and writes.

@@ -111,7 +111,7 @@ func (s *Service) ParticipantProfileOf(ctx context.Context, who auth.Identity) (
 	if err != nil {
 		return ParticipantProfileView{}, fault.Wrap(err, "read participant profile")
 	}
-	return ParticipantProfileView{UserID: p.UserID, Languages: nonNil(p.Languages), CompanionGender: p.CompanionGender, UpdatedAt: p.UpdatedAt}, nil
+	return p.view(), nil
 }
 
 // VolunteerOverview is matching's part of a coordinator's view of one

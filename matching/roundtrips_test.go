@@ -353,6 +353,11 @@ func (s *countingStore) FeedbackOnOuting(ctx context.Context, outingID string) (
 	return s.inner.FeedbackOnOuting(ctx, outingID)
 }
 
+func (s *countingStore) ReportRows(ctx context.Context, orgID string, from, to time.Time, after *pageCursor, limit int) ([]ReportOuting, error) {
+	s.count("ReportRows")
+	return s.inner.ReportRows(ctx, orgID, from, to, after, limit)
+}
+
 func (s *countingStore) RatingsOf(ctx context.Context, volunteerIDs []string) ([]ratingRow, error) {
 	s.count("RatingsOf")
 	return s.inner.RatingsOf(ctx, volunteerIDs)

@@ -646,11 +646,14 @@ func (s *Service) PutParticipantProfile(ctx context.Context, who auth.Identity, 
 	now := s.now()
 	p, err := s.st.UpdateParticipant(ctx, who.UserID, func(p *ParticipantProfile) {
 		p.OrgID, p.Languages, p.CompanionGender, p.UpdatedAt = who.OrgID, in.Languages, in.CompanionGender, now
+		if in.Gender != "" {
+			p.Gender = in.Gender
+		}
 	})
 	if err != nil {
 		return ParticipantProfileView{}, fault.Wrap(err, "store participant profile")
 	}
-	return ParticipantProfileView{UserID: p.UserID, Languages: nonNil(p.Languages), CompanionGender: p.CompanionGender, UpdatedAt: p.UpdatedAt}, nil
+	return p.view(), nil
 }
 
 // SetSupportNeeds writes a participant's support needs (coordinators of

@@ -60,6 +60,11 @@ type Store interface {
 	StartedUnmatchedOutingIDs(ctx context.Context, now time.Time, limit int) ([]string, error)
 	// ConfirmedOutingsBetween lists confirmed outings starting in [from, to), soonest first.
 	ConfirmedOutingsBetween(ctx context.Context, from, to time.Time, limit int) ([]ConfirmedOuting, error)
+	// ReportRows lists an organisation's outings requested in [from, to)
+	// after the cursor (created_at, id ascending), at most limit, with the
+	// comfort answers of their participant's feedback, without decoding
+	// their documents: the outcome report's read.
+	ReportRows(ctx context.Context, orgID string, from, to time.Time, after *pageCursor, limit int) ([]ReportOuting, error)
 	// OutingsOfUser lists every outing naming a user (participant,
 	// companion, declined, excluded, creator or actor in the history),
 	// oldest first, for export and erasure.

@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -58,6 +59,65 @@ func testStore(t *testing.T, open func(t *testing.T) Store) {
 			t.Fatal(err)
 		}
 	}
+
+	t.Run("report rows", func(t *testing.T) {
+		st := open(t)
+		two, four := 2, 4
+		from, to := contractNow, contractNow.Add(72*time.Hour)
+		var want []string
+		for i, h := range []int{-1, 0, 0, 5, 71, 72} {
+			o := contractOuting(fmt.Sprintf("r%d", i), "p1", contractNow.Add(100*time.Hour), contractNow.Add(time.Duration(h)*time.Hour))
+			if i == 3 {
+				o.Status, o.VolunteerID = StatusCompleted, "v1"
+				o.History = append(o.History,
+					HistoryEntry{At: o.CreatedAt.Add(20 * time.Minute), ActorID: "v1", From: StatusOpen, To: StatusPendingApproval},
+					HistoryEntry{At: o.CreatedAt.Add(30 * time.Minute), ActorID: "c1", From: StatusPendingApproval, To: StatusConfirmed},
+					HistoryEntry{At: o.CreatedAt.Add(90 * time.Minute), ActorID: "c1", From: StatusConfirmed, To: StatusConfirmed})
+			}
+			insert(t, st, o)
+			if i == 3 {
+				for _, f := range []Feedback{
+					{ID: "r3:p", OutingID: "r3", OrgID: "org1", AuthorID: "p1", AuthorRole: auth.RoleParticipant, ParticipantID: "p1", VolunteerID: "v1", Rating: 5, ComfortBefore: &two, ComfortAfter: &four, CreatedAt: contractNow},
+					{ID: "r3:v", OutingID: "r3", OrgID: "org1", AuthorID: "v1", AuthorRole: auth.RoleVolunteer, ParticipantID: "p1", VolunteerID: "v1", Rating: 4, CreatedAt: contractNow},
+				} {
+					if err := st.InsertFeedback(ctx, &f); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if h >= 0 && h < 72 {
+				want = append(want, o.ID)
+			}
+		}
+		other := contractOuting("x1", "p2", contractNow.Add(100*time.Hour), contractNow.Add(time.Hour))
+		other.OrgID = "org2"
+		insert(t, st, other)
+		var got []string
+		var after *pageCursor
+		for {
+			page, err := st.ReportRows(ctx, "org1", from, to, after, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range page {
+				got = append(got, r.ID)
+				if r.ID == "r3" && (r.Status != StatusCompleted || r.VolunteerID != "v1" || !r.ConfirmedAt.Equal(contractNow.Add(5*time.Hour+30*time.Minute)) ||
+					!r.StartsAt.Equal(contractNow.Add(100*time.Hour)) || !r.EndsAt.Equal(contractNow.Add(102*time.Hour)) || !r.CreatedAt.Equal(contractNow.Add(5*time.Hour)) || r.ComfortBefore != 2 || r.ComfortAfter != 4) {
+					t.Fatalf("r3 read as %+v", r)
+				}
+				if r.ID != "r3" && (!r.ConfirmedAt.IsZero() || r.ComfortBefore != 0) {
+					t.Fatalf("%s never confirmed, read %+v", r.ID, r)
+				}
+			}
+			if len(page) < 2 {
+				break
+			}
+			after = &pageCursor{at: page[len(page)-1].CreatedAt, id: page[len(page)-1].ID}
+		}
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Fatalf("report rows %v, want %v", got, want)
+		}
+	})
 
 	t.Run("outings", func(t *testing.T) {
 		st := open(t)

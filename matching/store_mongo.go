@@ -555,3 +555,63 @@ func (s *mongoStore) OpenOutingsNear(ctx context.Context, orgID string, box geoB
 	err := s.find(ctx, s.outings, filter, opts, &out)
 	return out, err
 }
+
+func (s *mongoStore) ReportRows(ctx context.Context, orgID string, from, to time.Time, after *pageCursor, limit int) ([]ReportOuting, error) {
+	filter := bson.M{"organisation_id": orgID, "created_at": bson.M{"$gte": from, "$lt": to}}
+	if after != nil {
+		filter = bson.M{"$and": bson.A{filter, bson.M{"$or": bson.A{
+			bson.M{"created_at": bson.M{"$gt": after.at}},
+			bson.M{"created_at": after.at, "_id": bson.M{"$gt": after.id}},
+		}}}}
+	}
+	opts := options.Find().SetSort(bson.D{{Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}).SetLimit(int64(limit)).
+		SetProjection(bson.M{"participant_id": 1, "volunteer_id": 1, "status": 1, "created_at": 1, "starts_at": 1, "ends_at": 1, "history.to": 1, "history.at": 1})
+	var docs []struct {
+		ID            string         `bson:"_id"`
+		ParticipantID string         `bson:"participant_id"`
+		VolunteerID   string         `bson:"volunteer_id"`
+		Status        OutingStatus   `bson:"status"`
+		CreatedAt     time.Time      `bson:"created_at"`
+		StartsAt      time.Time      `bson:"starts_at"`
+		EndsAt        time.Time      `bson:"ends_at"`
+		History       []HistoryEntry `bson:"history"`
+	}
+	if err := s.find(ctx, s.outings, filter, opts, &docs); err != nil {
+		return nil, err
+	}
+	out := make([]ReportOuting, len(docs))
+	for i, d := range docs {
+		out[i] = ReportOuting{ID: d.ID, ParticipantID: d.ParticipantID, VolunteerID: d.VolunteerID, Status: d.Status,
+			CreatedAt: d.CreatedAt.UTC(), StartsAt: d.StartsAt.UTC(), EndsAt: d.EndsAt.UTC()}
+		if at := (&Outing{History: d.History}).ConfirmedAt(); !at.IsZero() {
+			out[i].ConfirmedAt = at.UTC()
+		}
+	}
+	var completed []string
+	index := map[string]int{}
+	for i, r := range out {
+		if r.Status == StatusCompleted {
+			completed = append(completed, r.ID)
+			index[r.ID] = i
+		}
+	}
+	if len(completed) > 0 {
+		fb, err := s.feedbackWhere(ctx, bson.M{"outing_id": bson.M{"$in": completed}, "author_role": "participant"})
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range fb {
+			r := &out[index[f.OutingID]]
+			if r.ComfortBefore != 0 || r.ComfortAfter != 0 {
+				continue
+			}
+			if f.ComfortBefore != nil {
+				r.ComfortBefore = *f.ComfortBefore
+			}
+			if f.ComfortAfter != nil {
+				r.ComfortAfter = *f.ComfortAfter
+			}
+		}
+	}
+	return out, nil
+}

@@ -75,9 +75,9 @@ func sqliteErr(err error) error {
 const (
 	sqlOutingByID   = `SELECT doc FROM outings WHERE id = ?`
 	sqlInsertOuting = `INSERT INTO outings (id, organisation_id, participant_id, volunteer_id, status, starts_at, ends_at,
-		created_at, version, has_pending_events, lat, lon, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		created_at, version, has_pending_events, lat, lon, doc, confirmed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	sqlUpdateOuting = `UPDATE outings SET organisation_id = ?, participant_id = ?, volunteer_id = ?, status = ?,
-		starts_at = ?, ends_at = ?, version = ?, has_pending_events = ?, lat = ?, lon = ?, doc = ? WHERE id = ?`
+		starts_at = ?, ends_at = ?, version = ?, has_pending_events = ?, lat = ?, lon = ?, doc = ?, confirmed_at = ? WHERE id = ?`
 	sqlAddPerson        = `INSERT OR IGNORE INTO outing_people (user_id, outing_id) VALUES (?, ?)`
 	sqlDropPeople       = `DELETE FROM outing_people WHERE outing_id = ?`
 	sqlPendingOutingIDs = `SELECT id FROM outings WHERE has_pending_events = 1 LIMIT ?`
@@ -108,6 +108,11 @@ const (
 		AND (created_at, id) < (?3, ?4) ORDER BY created_at DESC, id DESC LIMIT ?5`
 	sqlPageByVolunteer = `SELECT doc FROM outings WHERE volunteer_id = ?1 AND (?2 = '' OR status = ?2)
 		AND (created_at, id) < (?3, ?4) ORDER BY created_at DESC, id DESC LIMIT ?5`
+	sqlReportRows = `SELECT o.id, o.participant_id, o.volunteer_id, o.status, o.created_at, o.starts_at, o.ends_at, o.confirmed_at,
+		f.comfort_before, f.comfort_after
+		FROM outings AS o LEFT JOIN feedback AS f ON f.outing_id = o.id AND f.author_role = 'participant'
+		WHERE o.organisation_id = ?1 AND (o.created_at, o.id) > (?2, ?3) AND o.created_at < ?4
+		ORDER BY o.created_at, o.id LIMIT ?5`
 	sqlPageByOrg = `SELECT doc FROM outings WHERE organisation_id = ?1 AND (?2 = '' OR status = ?2)
 		AND (created_at, id) < (?3, ?4) ORDER BY created_at DESC, id DESC LIMIT ?5`
 )
@@ -130,7 +135,7 @@ func outingArgs(o *Outing) ([]any, error) {
 		return nil, err
 	}
 	return []any{o.OrgID, o.ParticipantID, o.VolunteerID, string(o.Status), sqlite.Millis(o.StartsAt), sqlite.Millis(o.EndsAt),
-		o.Version, boolInt(o.HasPendingEvents), o.MeetingPoint.Lat, o.MeetingPoint.Lon, string(doc)}, nil
+		o.Version, boolInt(o.HasPendingEvents), o.MeetingPoint.Lat, o.MeetingPoint.Lon, string(doc), sqlite.Millis(o.ConfirmedAt())}, nil
 }
 
 func boolInt(b bool) int {
@@ -413,6 +418,34 @@ func (s *sqliteStore) BookingsOf(ctx context.Context, volunteerIDs []string, q b
 			return nil, err
 		}
 		r.StartsAt, r.EndsAt = sqlite.Time(start), sqlite.Time(end)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func (s *sqliteStore) ReportRows(ctx context.Context, orgID string, from, to time.Time, after *pageCursor, limit int) ([]ReportOuting, error) {
+	at, id := sqlite.Millis(from)-1, "\uffff"
+	if after != nil {
+		at, id = sqlite.Millis(after.at), after.id
+	}
+	rows, err := s.q(ctx).QueryContext(ctx, sqlReportRows, orgID, at, id, sqlite.Millis(to), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []ReportOuting
+	for rows.Next() {
+		var r ReportOuting
+		var created, start, end, confirmed int64
+		var before, after sql.NullInt64
+		if err := rows.Scan(&r.ID, &r.ParticipantID, &r.VolunteerID, &r.Status, &created, &start, &end, &confirmed, &before, &after); err != nil {
+			return nil, err
+		}
+		if n := len(out); n > 0 && out[n-1].ID == r.ID {
+			continue // a second participant feedback row (the first counts)
+		}
+		r.CreatedAt, r.StartsAt, r.EndsAt, r.ConfirmedAt = sqlite.Time(created), sqlite.Time(start), sqlite.Time(end), sqlite.Time(confirmed)
+		r.ComfortBefore, r.ComfortAfter = int(before.Int64), int(after.Int64)
 		out = append(out, r)
 	}
 	return out, rows.Err()

@@ -36,10 +36,11 @@ func TestSQLiteHotQueriesUseIndexes(t *testing.T) {
 	}{
 		// (want: the index a query must use, where a worse one would do.)
 		{"outing by id", sqlOutingByID, []any{"o1"}},
-		{"outing update", sqlUpdateOuting, []any{"org1", "p1", "v1", "open", now, now, 1, 0, 56.0, 12.0, "{}", "o1"}},
+		{"outing update", sqlUpdateOuting, []any{"org1", "p1", "v1", "open", now, now, 1, 0, 56.0, 12.0, "{}", 0, "o1"}},
 		{"participant's page", sqlPageByParticipant, page},
 		{"volunteer's page", sqlPageByVolunteer, page},
 		{"organisation's page", sqlPageByOrg, page},
+		{"report rows (outcome report)", sqlReportRows, []any{"x", int64(0), "", now, 1000}},
 		{"pending events", sqlPendingOutingIDs, []any{100}},
 		{"started unmatched", sqlStartedUnmatched, []any{now, 200}},
 		{"due offer checks", sqlDueOfferChecks, []any{now, 100}},
@@ -71,6 +72,7 @@ func TestSQLiteHotQueriesUseIndexes(t *testing.T) {
 		sqlBookings: "outings_volunteer_bookings (volunteer_id=?)", sqlCompletedTogether: "outings_volunteer_bookings (volunteer_id=?)",
 		sqlVolunteersInCells:  "volunteer_profiles_reach (organisation_id=? AND status=? AND home_cell=?",
 		sqlVolunteersReaching: "volunteer_profiles_reach (organisation_id=? AND status=? AND home_cell=?",
+		sqlReportRows:         "COVERING INDEX outings_report (organisation_id=? AND (created_at,id)>(?,?)",
 		sqlRatings:            "feedback_by_volunteer (volunteer_id=?)", sqlOffersFor: "outing_offers USING PRIMARY KEY (volunteer_id=?)",
 
 		// The box is tested on the index, before any row is read.
@@ -130,5 +132,44 @@ func TestSQLiteReachColumnsFromDocs(t *testing.T) {
 	}
 	if lat != 56.6744 || lon != 12.8578 || r != 12 {
 		t.Fatalf("from the doc: %v %v %v", lat, lon, r)
+	}
+}
+
+// Migration 00030 fills confirmed_at of existing outings from their
+// history, to the millisecond.
+func TestConfirmedAtBackfill(t *testing.T) {
+	ctx := context.Background()
+	d := sqlitetest.New(t)
+	st, err := NewSQLiteStore(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := contractOuting("o1", "p1", contractNow.Add(48*time.Hour), contractNow)
+	at := contractNow.Add(17*time.Minute + 123*time.Millisecond)
+	o.History = append(o.History, HistoryEntry{At: at, ActorID: "c1", From: StatusPendingApproval, To: StatusConfirmed})
+	if err := st.InsertOuting(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.InsertOuting(ctx, contractOuting("o2", "p1", contractNow.Add(48*time.Hour), contractNow)); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sqliteMigrations.ReadFile("migrations/00030_outing_confirmed_at.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := string(raw)
+	backfill := up[strings.Index(up, "UPDATE outings"):]
+	backfill = backfill[:strings.Index(backfill, ";\n")+1]
+	if _, err := d.ExecContext(ctx, `UPDATE outings SET confirmed_at = 7`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.ExecContext(ctx, backfill); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]int64{"o1": at.UnixMilli(), "o2": 0} {
+		var got int64
+		if err := d.QueryRowContext(ctx, `SELECT confirmed_at FROM outings WHERE id = ?`, id).Scan(&got); err != nil || got != want {
+			t.Errorf("%s: confirmed_at %d %v, want %d", id, got, err, want)
+		}
 	}
 }

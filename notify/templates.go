@@ -22,6 +22,9 @@ var PushTypes = []string{
 	matching.EventExpired, matching.EventNoCandidates,
 	// Groups (notify/groups.go).
 	groups.PushEnrolled, groups.PushPromoted, groups.PushSessionReminder, groups.PushSessionMoved, groups.PushSessionCancelled,
+	// Outcomes' asks (about no outing; the coordinator texts are never sent
+	// but every type has both audiences).
+	PushWellbeingDue, PushPulseDue,
 }
 
 // Languages are the languages every template exists in; the first is the fallback.

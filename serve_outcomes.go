@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/clavis-app/clavis/auth"
+	"github.com/clavis-app/clavis/internal/clock"
+	"github.com/clavis-app/clavis/internal/personal"
+	"github.com/clavis-app/clavis/matching"
+	"github.com/clavis-app/clavis/notify"
+	"github.com/clavis-app/clavis/outcomes"
+)
+
+// outcomeAskSweep is how often due wellbeing and pulse asks are looked for.
+const outcomeAskSweep = 10 * time.Minute
+
+// newOutcomes builds the outcomes service on the other packages' reads.
+// Its personal hook is registered after matching's so that erasure runs it
+// first, while the person's outings still name them. Groups and Expenses
+// stay nil until those packages exist (their figures are zero).
+func newOutcomes(st outcomes.Store, clk clock.Clock, log *slog.Logger, every time.Duration,
+	accounts *auth.Service, outings *matching.Service, notifier *notify.Service, people *personal.Registry) (*outcomes.Service, error) {
+	svc, err := outcomes.New(outcomes.Config{
+		Store: st, Clock: clk, Logger: log, WellbeingEvery: every,
+		Members: OutcomeMembers{accounts}, Outings: OutcomeOutings{outings}, People: outings, Pusher: notifier,
+	})
+	if err != nil {
+		return nil, err
+	}
+	people.Register(svc.PersonalHook())
+	accounts.OnStatusChange(svc.StatusHook)
+	return svc, nil
+}
+
+// OutcomeMembers adapts the accounts service to outcomes.Members.
+type OutcomeMembers struct{ A *auth.Service }
+
+func (m OutcomeMembers) Member(ctx context.Context, userID string) (outcomes.Member, error) {
+	u, err := m.A.User(ctx, userID)
+	if err != nil {
+		return outcomes.Member{}, err
+	}
+	return outcomes.Member{ID: u.ID, Role: u.Role, OrgID: u.OrgID, Status: u.Status}, nil
+}
+
+// OutcomeOutings adapts matching to outcomes.Outings.
+type OutcomeOutings struct{ M *matching.Service }
+
+func (o OutcomeOutings) OutingFacts(ctx context.Context, orgID string, from, to time.Time) ([]outcomes.OutingFact, error) {
+	rows, err := o.M.ReportOutings(ctx, orgID, from, to)
+	out := make([]outcomes.OutingFact, len(rows))
+	for i, r := range rows {
+		out[i] = outcomes.OutingFact{ID: r.ID, ParticipantID: r.ParticipantID, VolunteerID: r.VolunteerID, Status: string(r.Status),
+			CreatedAt: r.CreatedAt, StartsAt: r.StartsAt, EndsAt: r.EndsAt, MatchedAt: r.ConfirmedAt,
+			ComfortBefore: r.ComfortBefore, ComfortAfter: r.ComfortAfter}
+	}
+	return out, err
+}
+
+func (o OutcomeOutings) OutingRolesOf(ctx context.Context, userID string) ([]outcomes.OutingRole, error) {
+	rows, err := o.M.OutingRolesOf(ctx, userID)
+	out := make([]outcomes.OutingRole, len(rows))
+	for i, r := range rows {
+		out[i] = outcomes.OutingRole{OutingID: r.OutingID, Role: r.Role}
+	}
+	return out, err
+}
