@@ -103,6 +103,9 @@ func cachedDocs[T any](ctx context.Context, q querier, c *docCache[T], keysQuery
 		if err := json.Unmarshal(doc, &out[i]); err != nil {
 			return nil, err
 		}
+		if m, ok := any(&out[i]).(interface{ memoiseWeek() }); ok {
+			m.memoiseWeek()
+		}
 		read++
 	}
 	if err := rows.Err(); err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/clavis-app/clavis/auth"
 	"github.com/clavis-app/clavis/internal/sqlite/sqlitetest"
+	"github.com/clavis-app/clavis/matching/availability"
 )
 
 // The doc cache answers a repeated prefilter without decoding a doc, and
@@ -131,5 +132,46 @@ func TestSQLiteDocCacheOpenOutings(t *testing.T) {
 	}
 	if got := notes(0); !slices.Equal(got, []string{"o2:changed", "o3:note"}) {
 		t.Errorf("after a cancel: %v", got)
+	}
+}
+
+// A cached profile's availability is compiled once for every request that
+// ranks it, and again after the profile changed.
+func TestSQLiteDocCacheCompilesWeekOnce(t *testing.T) {
+	ctx := context.Background()
+	st, err := NewSQLiteStore(ctx, sqlitetest.New(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := GeoPoint{Lat: 56.6744, Lon: 12.8578}
+	set := func(end string) {
+		t.Helper()
+		if _, err := st.UpdateVolunteer(ctx, "v1", true, func(p *VolunteerProfile) (bool, error) {
+			p.OrgID, p.Status, p.HasProfile, p.Home, p.HomeCell, p.TravelRadiusKm = "org1", auth.StatusActive, true, at, HomeCell(at.Lat, at.Lon), 10
+			p.Availability = &availability.Spec{TimeZone: "Europe/Stockholm", Weekly: []availability.SlotSpec{{Weekday: "mon", Start: "08:00", End: end}}}
+			return true, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q := VolunteerQuery{OrgID: "org1", Status: auth.StatusActive, Cells: CellsCovering(at.Lat, at.Lon, MaxTravelRadiusKm), WithProfile: true, Limit: 10}
+	week := func() *availability.Week {
+		t.Helper()
+		ps, err := st.VolunteersInCells(ctx, q)
+		if err != nil || len(ps) != 1 {
+			t.Fatalf("%v %v", ps, err)
+		}
+		return ps[0].Week()
+	}
+	set("12:00")
+	w1 := week()
+	if w1 == nil || w1 != week() {
+		t.Fatalf("compiled again for a profile that did not change: %p %p", w1, week())
+	}
+	set("18:00")
+	w2 := week()
+	mon := time.Date(2026, 6, 1, 15, 0, 0, 0, time.UTC) // 17:00 in Stockholm
+	if w2 == w1 || !w2.Covers(mon, mon.Add(30*time.Minute)) || w1.Covers(mon, mon.Add(30*time.Minute)) {
+		t.Errorf("the changed availability was not compiled anew")
 	}
 }
