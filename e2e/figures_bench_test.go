@@ -428,6 +428,9 @@ func (f *figures) measure(b *testing.B) {
 	lats := map[string]*[]time.Duration{}
 	lat := func(op string) *[]time.Duration {
 		if lats[op] == nil {
+			// b.Logf shows only at the end: a line on stderr says how far a
+			// long run (FerretDB's) has come.
+			fmt.Fprintf(os.Stderr, "%s figures: measuring %s\n", time.Now().Format(time.TimeOnly), op)
 			lats[op] = &[]time.Duration{}
 		}
 		return lats[op]
