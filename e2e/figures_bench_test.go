@@ -54,6 +54,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -180,9 +181,11 @@ type figures struct {
 	targets     []string   // open outings in the coming week, to accept
 	coordTok    string     // coordinator of orgs[0], the targets' organisation
 	rounds      int        // how many targets to take through candidates, accept, approve
-	piaN        int        // outings of pia
-	reads       int        // requests per read operation
-	participant []string   // of orgs[0]
+	lats        map[string]*[]time.Duration
+	cpu         map[string]time.Duration
+	piaN        int      // outings of pia
+	reads       int      // requests per read operation
+	participant []string // of orgs[0]
 }
 
 type figOrg struct {
@@ -416,38 +419,53 @@ func (f *figures) call(b *testing.B, method, path, token string) (int, []byte, t
 	return resp.StatusCode, body, took
 }
 
-func (f *figures) want(b *testing.B, method, path, token string, status int, lat *[]time.Duration) []byte {
+// want sends one request of operation op, checks its status and records
+// its latency and the CPU time this process (client, server and, for
+// FerretDB, the database) spent on it.
+func (f *figures) want(b *testing.B, method, path, token string, status int, op string) []byte {
+	if f.lats[op] == nil {
+		// b.Logf shows only at the end: a line on stderr says how far a
+		// long run (FerretDB's) has come.
+		fmt.Fprintf(os.Stderr, "%s figures: measuring %s\n", time.Now().Format(time.TimeOnly), op)
+		f.lats[op] = &[]time.Duration{}
+	}
+	c0 := processCPU()
 	got, body, took := f.call(b, method, path, token)
+	f.cpu[op] += processCPU() - c0
 	if got != status {
 		b.Fatalf("%s %s: %d, want %d: %s", method, path, got, status, body)
 	}
-	*lat = append(*lat, took)
+	*f.lats[op] = append(*f.lats[op], took)
 	return body
 }
 
-func (f *figures) measure(b *testing.B) {
-	lats := map[string]*[]time.Duration{}
-	lat := func(op string) *[]time.Duration {
-		if lats[op] == nil {
-			// b.Logf shows only at the end: a line on stderr says how far a
-			// long run (FerretDB's) has come.
-			fmt.Fprintf(os.Stderr, "%s figures: measuring %s\n", time.Now().Format(time.TimeOnly), op)
-			lats[op] = &[]time.Duration{}
-		}
-		return lats[op]
+// processCPU is the CPU time (user and system) this process has used. On
+// a machine shared with other work the wall times above wait for a core;
+// CPU time per request is what one request costs, whatever the load.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
 	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func (f *figures) measure(b *testing.B) {
+	f.lats, f.cpu = map[string]*[]time.Duration{}, map[string]time.Duration{}
+	lats := f.lats
+	lat := func(op string) *[]time.Duration { return lats[op] }
 	// A few unmeasured requests open the connection and warm the caches.
 	for range 5 {
 		f.call(b, "GET", "/v1/outings/"+f.piaOutings[0], f.piaTok)
 	}
 	for i := range f.reads {
-		f.want(b, "GET", "/v1/outings/"+f.piaOutings[(i*7919)%len(f.piaOutings)], f.piaTok, 200, lat("get"))
+		f.want(b, "GET", "/v1/outings/"+f.piaOutings[(i*7919)%len(f.piaOutings)], f.piaTok, 200, "get")
 	}
 	for range f.reads {
 		var page struct {
 			Items []json.RawMessage `json:"items"`
 		}
-		body := f.want(b, "GET", "/v1/outings", f.piaTok, 200, lat("list"))
+		body := f.want(b, "GET", "/v1/outings", f.piaTok, 200, "list")
 		if err := json.Unmarshal(body, &page); err != nil || len(page.Items) != 20 {
 			b.Fatalf("list: %d items, %v", len(page.Items), err)
 		}
@@ -464,7 +482,7 @@ func (f *figures) measure(b *testing.B) {
 		var page struct {
 			Items []json.RawMessage `json:"items"`
 		}
-		body := f.want(b, "GET", "/v1/volunteers/me/offers", volToks[i%len(volToks)], 200, lat("offers"))
+		body := f.want(b, "GET", "/v1/volunteers/me/offers", volToks[i%len(volToks)], 200, "offers")
 		if err := json.Unmarshal(body, &page); err != nil {
 			b.Fatal(err)
 		}
@@ -479,14 +497,14 @@ func (f *figures) measure(b *testing.B) {
 				VolunteerID string `json:"volunteer_id"`
 			} `json:"items"`
 		}
-		body := f.want(b, "GET", "/v1/outings/"+id+"/candidates", f.coordTok, 200, lat("candidates"))
+		body := f.want(b, "GET", "/v1/outings/"+id+"/candidates", f.coordTok, 200, "candidates")
 		if err := json.Unmarshal(body, &page); err != nil || len(page.Items) == 0 {
 			b.Fatalf("candidates of %s: %s %v", id, body, err)
 		}
 		tok, err := f.accounts.IssueAccessToken(f.ctx, page.Items[0].VolunteerID)
 		must(b, err)
-		f.want(b, "POST", "/v1/outings/"+id+"/accept", tok, 200, lat("accept"))
-		f.want(b, "POST", "/v1/outings/"+id+"/approve", f.coordTok, 200, lat("approve"))
+		f.want(b, "POST", "/v1/outings/"+id+"/accept", tok, 200, "accept")
+		f.want(b, "POST", "/v1/outings/"+id+"/approve", f.coordTok, 200, "approve")
 		b.Logf("round %s: candidates %v", id, (*lat("candidates"))[len(*lat("candidates"))-1].Round(time.Millisecond))
 	}
 	var lines []string
@@ -495,9 +513,11 @@ func (f *figures) measure(b *testing.B) {
 		p50, p99 := pct(l, 0.50), pct(l, 0.99)
 		b.ReportMetric(ms(p50), op+"-p50-ms")
 		b.ReportMetric(ms(p99), op+"-p99-ms")
-		lines = append(lines, fmt.Sprintf("%-10s n=%3d p50 %7.2f ms  p99 %7.2f ms", op, len(l), ms(p50), ms(p99)))
+		cpu := ms(f.cpu[op]) / float64(len(l))
+		b.ReportMetric(cpu, op+"-cpu-ms/req")
+		lines = append(lines, fmt.Sprintf("%-10s n=%3d p50 %7.2f ms  p99 %7.2f ms  CPU %7.2f ms/request", op, len(l), ms(p50), ms(p99), cpu))
 	}
-	b.Logf("one client, one request at a time:\n%s", strings.Join(lines, "\n"))
+	b.Logf("one client, one request at a time (CPU: this whole process, client and server):\n%s", strings.Join(lines, "\n"))
 }
 
 // pct is the p-th percentile by nearest rank.
