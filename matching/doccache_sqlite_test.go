@@ -4,9 +4,11 @@ import (
 	"context"
 	"slices"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/clavis-app/clavis/auth"
+	"github.com/clavis-app/clavis/internal/sqlite"
 	"github.com/clavis-app/clavis/internal/sqlite/sqlitetest"
 	"github.com/clavis-app/clavis/matching/availability"
 )
@@ -173,5 +175,43 @@ func TestSQLiteDocCacheCompilesWeekOnce(t *testing.T) {
 	mon := time.Date(2026, 6, 1, 15, 0, 0, 0, time.UTC) // 17:00 in Stockholm
 	if w2 == w1 || !w2.Covers(mon, mon.Add(30*time.Minute)) || w1.Covers(mon, mon.Add(30*time.Minute)) {
 		t.Errorf("the changed availability was not compiled anew")
+	}
+}
+
+// Migration 00004 on a database of the previous schema: rows already there
+// get a stamp, and the cached reads find them.
+func TestSQLiteDocStampsFromPreviousSchema(t *testing.T) {
+	ctx := context.Background()
+	d := sqlitetest.New(t)
+	old := fstest.MapFS{}
+	for _, name := range []string{"00001_init.sql", "00002_volunteer_reach.sql", "00003_open_outings_box.sql"} {
+		src, err := sqliteMigrations.ReadFile("migrations/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		old[name] = &fstest.MapFile{Data: src}
+	}
+	if err := d.Migrate(ctx, old, "matching_schema"); err != nil {
+		t.Fatal(err)
+	}
+	o := contractOuting("o1", "p1", contractNow.Add(24*time.Hour), contractNow)
+	args, err := outingArgs(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.ExecContext(ctx, sqlInsertOuting, append([]any{o.ID}, append(append(args[:6:6], sqlite.Millis(o.CreatedAt)), args[6:]...)...)...); err != nil {
+		t.Fatal(err)
+	}
+	st, err := NewSQLiteStore(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var zero int
+	if err := d.QueryRowContext(ctx, `SELECT count(*) FROM outings WHERE doc_stamp = 0`).Scan(&zero); err != nil || zero != 0 {
+		t.Fatalf("%d outings without a stamp (%v)", zero, err)
+	}
+	os, err := st.OpenOutingsNear(ctx, "org1", boxAround(GeoPoint{Lat: 56.6744, Lon: 12.8578}, 10), contractNow, 10)
+	if err != nil || len(os) != 1 || os[0].Note != "note" {
+		t.Fatalf("after the migration: %v %v", os, err)
 	}
 }
