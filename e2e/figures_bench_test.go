@@ -23,8 +23,8 @@ package e2e
 // (three organisations; a participant with 2 000 of them) and 10 000
 // volunteers with weekly availability, homes around Halmstad and in
 // Blekinge. FerretDB seeds at CLAVIS_FIGURES_FERRET_OUTINGS (default 5 000)
-// with a participant of 200 outings, and sends 20 requests per read and 10
-// rounds instead of 400 and 100: FerretDB v1 filters in Go after reading
+// with a participant of 200 outings, and sends 20 requests per read and 4
+// rounds instead of 400 and 100 (its candidates take some 40 s each): FerretDB v1 filters in Go after reading
 // every document, so at SQLite's size its list reads of a participant with
 // 2 000 outings did not finish in an hour, and at 10 000 outings with 50
 // reads it had not finished in 15 minutes on a shared machine. The
@@ -123,7 +123,7 @@ func BenchmarkFigures(b *testing.B) {
 		}},
 		// FerretDB's candidates take seconds at 10 000 volunteers and its
 		// reads scan: a smaller participant, fewer requests and rounds.
-		{"ferretdb", envInt(b, "CLAVIS_FIGURES_FERRET_OUTINGS", 5_000), 10, 200, 20, func(b *testing.B) figStores {
+		{"ferretdb", envInt(b, "CLAVIS_FIGURES_FERRET_OUTINGS", 5_000), 4, 200, 20, func(b *testing.B) figStores {
 			ctx := context.Background()
 			d := dbtest.New(b)
 			var s figStores
@@ -183,6 +183,7 @@ type figures struct {
 	rounds      int        // how many targets to take through candidates, accept, approve
 	lats        map[string]*[]time.Duration
 	cpu         map[string]time.Duration
+	failed      map[string]int
 	piaN        int      // outings of pia
 	reads       int      // requests per read operation
 	participant []string // of orgs[0]
@@ -389,7 +390,7 @@ func pickOrg(r float64) int {
 // serve starts the real app on a loopback port.
 func (f *figures) serve(b *testing.B) {
 	srv, err := api.New(api.Deps{
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), DB: f.stores.ping, Clock: f.clk,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), DB: f.stores.ping, Clock: f.clk,
 		Auth: f.accounts, Accounts: f.accounts, Matching: f.svc, Matcher: f.matcher,
 		Idempotency: f.stores.idem, Devices: f.notifier.Devices(),
 	})
@@ -423,6 +424,16 @@ func (f *figures) call(b *testing.B, method, path, token string) (int, []byte, t
 // its latency and the CPU time this process (client, server and, for
 // FerretDB, the database) spent on it.
 func (f *figures) want(b *testing.B, method, path, token string, status int, op string) []byte {
+	body, ok := f.try(b, method, path, token, status, op)
+	if !ok {
+		b.Fatalf("%s %s: want %d: %s", method, path, status, body)
+	}
+	return body
+}
+
+// try is want that counts a wrong status as a failure of op instead of
+// stopping (FerretDB's candidates time out under load).
+func (f *figures) try(b *testing.B, method, path, token string, status int, op string) ([]byte, bool) {
 	if f.lats[op] == nil {
 		// b.Logf shows only at the end: a line on stderr says how far a
 		// long run (FerretDB's) has come.
@@ -433,10 +444,12 @@ func (f *figures) want(b *testing.B, method, path, token string, status int, op 
 	got, body, took := f.call(b, method, path, token)
 	f.cpu[op] += processCPU() - c0
 	if got != status {
-		b.Fatalf("%s %s: %d, want %d: %s", method, path, got, status, body)
+		f.failed[op]++
+		fmt.Fprintf(os.Stderr, "%s figures: %s %s: %d after %v, want %d: %s\n", time.Now().Format(time.TimeOnly), method, path, got, took.Round(time.Millisecond), status, body)
+		return body, false
 	}
 	*f.lats[op] = append(*f.lats[op], took)
-	return body
+	return body, true
 }
 
 // processCPU is the CPU time (user and system) this process has used. On
@@ -451,7 +464,7 @@ func processCPU() time.Duration {
 }
 
 func (f *figures) measure(b *testing.B) {
-	f.lats, f.cpu = map[string]*[]time.Duration{}, map[string]time.Duration{}
+	f.lats, f.cpu, f.failed = map[string]*[]time.Duration{}, map[string]time.Duration{}, map[string]int{}
 	lats := f.lats
 	lat := func(op string) *[]time.Duration { return lats[op] }
 	// A few unmeasured requests open the connection and warm the caches.
@@ -497,7 +510,10 @@ func (f *figures) measure(b *testing.B) {
 				VolunteerID string `json:"volunteer_id"`
 			} `json:"items"`
 		}
-		body := f.want(b, "GET", "/v1/outings/"+id+"/candidates", f.coordTok, 200, "candidates")
+		body, ok := f.try(b, "GET", "/v1/outings/"+id+"/candidates", f.coordTok, 200, "candidates")
+		if !ok {
+			continue
+		}
 		if err := json.Unmarshal(body, &page); err != nil || len(page.Items) == 0 {
 			b.Fatalf("candidates of %s: %s %v", id, body, err)
 		}
@@ -515,7 +531,7 @@ func (f *figures) measure(b *testing.B) {
 		b.ReportMetric(ms(p99), op+"-p99-ms")
 		cpu := ms(f.cpu[op]) / float64(len(l))
 		b.ReportMetric(cpu, op+"-cpu-ms/req")
-		lines = append(lines, fmt.Sprintf("%-10s n=%3d p50 %7.2f ms  p99 %7.2f ms  CPU %7.2f ms/request", op, len(l), ms(p50), ms(p99), cpu))
+		lines = append(lines, fmt.Sprintf("%-10s n=%3d p50 %7.2f ms  p99 %7.2f ms  CPU %7.2f ms/request  failed %d", op, len(l), ms(p50), ms(p99), cpu, f.failed[op]))
 	}
 	b.Logf("one client, one request at a time (CPU: this whole process, client and server):\n%s", strings.Join(lines, "\n"))
 }
