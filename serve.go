@@ -17,6 +17,7 @@ import (
 	"github.com/clavis-app/clavis/api"
 	"github.com/clavis-app/clavis/auth"
 	"github.com/clavis-app/clavis/internal/clock"
+	"github.com/clavis-app/clavis/internal/logbuf"
 	"github.com/clavis-app/clavis/internal/personal"
 	"github.com/clavis-app/clavis/matching"
 	"github.com/clavis-app/clavis/notify"
@@ -31,7 +32,10 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	// Info lines (the access log) go out in batches; warnings at once.
+	lw := logbuf.New(logOut, 100*time.Millisecond)
+	defer lw.Close()
+	log := slog.New(logbuf.Urgent(slog.NewJSONHandler(lw, &slog.HandlerOptions{Level: cfg.LogLevel}), lw, slog.LevelWarn))
 	warnOpenDataDir(log, cfg.DataDir)
 	started := time.Now()
 	if cfg.MongoURI == "" {

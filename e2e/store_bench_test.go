@@ -22,10 +22,13 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -200,6 +203,12 @@ func BenchmarkServiceOffers(b *testing.B) {
 
 // rate runs op from 64 goroutines for d and returns completed ops per second.
 func rate(t *testing.T, d time.Duration, op func(context.Context) error) float64 {
+	r, _ := rateN(t, d, op)
+	return r
+}
+
+// rateN is rate and the number of completed ops.
+func rateN(t *testing.T, d time.Duration, op func(context.Context) error) (float64, int64) {
 	t.Helper()
 	var n, failed atomic.Int64
 	var firstErr atomic.Value
@@ -225,7 +234,29 @@ func rate(t *testing.T, d time.Duration, op func(context.Context) error) float64
 	if failed.Load() > 0 {
 		t.Fatalf("%d of %d operations failed, first: %v", failed.Load(), failed.Load()+n.Load(), firstErr.Load())
 	}
-	return float64(n.Load()) / time.Since(began).Seconds()
+	return float64(n.Load()) / time.Since(began).Seconds(), n.Load()
+}
+
+// cpuOf is the CPU time (user and system) process pid has used so far,
+// from /proc; 0 where there is no /proc.
+func cpuOf(pid int) time.Duration {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(raw)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	// utime and stime, fields 14 and 15 of proc(5), in clock ticks (100/s).
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * (time.Second / 100)
+}
+
+func perOp(cpu time.Duration, n int64) float64 {
+	return float64(cpu.Microseconds()) / float64(max(n, 1))
 }
 
 // TestAPIStoreRatio compares GET /v1/outings/{id} through the built server
@@ -252,12 +283,23 @@ func TestAPIStoreRatio(t *testing.T) {
 	}
 	const d = 3 * time.Second
 	_ = rate(t, time.Second, httpGet) // warm the connections and the server
-	api := rate(t, d, httpGet)
-	store := rate(t, d, f.storeOuting)
+	pid, me := s.cmd.Process.Pid, os.Getpid()
+	srv0, cli0 := cpuOf(pid), cpuOf(me)
+	api, nAPI := rateN(t, d, httpGet)
+	srvCPU, cliCPU := cpuOf(pid)-srv0, cpuOf(me)-cli0
+	st0 := cpuOf(me)
+	store, nStore := rateN(t, d, f.storeOuting)
+	storeCPU := cpuOf(me) - st0
 	service := rate(t, d, f.getOuting)
 	verify := rate(t, d, func(context.Context) error { _, err := f.accounts.VerifyAccessToken(f.participantTok); return err })
 	t.Logf("GET /v1/outings/{id} as its participant, 64 goroutines, %v each on %d CPUs: HTTP %.0f req/s; store reads (auth.Store.User + matching.Store.Outing) %.0f/s; service in process (Authenticate + Service.Outing) %.0f/s",
 		d, runtime.NumCPU(), api, store, service)
 	t.Logf("token signature check alone (auth.Service.VerifyAccessToken) %.0f/s", verify)
 	t.Logf("API/store ratio %.2f (goal ≥ 0.8); API/service ratio %.2f", api/store, api/service)
+	// The same cores run the client: what each side spends per request says
+	// how much of the gap is the server's (ticks of 10 ms; 0 without /proc).
+	if srvCPU > 0 && storeCPU > 0 {
+		t.Logf("CPU per request: server %.0f µs, this process's HTTP client %.0f µs; store reads alone %.0f µs per op: server-CPU ratio (store/server) %.2f",
+			perOp(srvCPU, nAPI), perOp(cliCPU, nAPI), perOp(storeCPU, nStore), perOp(storeCPU, nStore)/perOp(srvCPU, nAPI))
+	}
 }

@@ -20,7 +20,12 @@ const (
 	sqlAddOffer      = `INSERT OR IGNORE INTO outing_offers (volunteer_id, outing_id, wave, at) VALUES (?, ?, ?, ?)`
 	sqlOffersFor     = `SELECT outing_id, wave, at FROM outing_offers WHERE volunteer_id = ? ORDER BY at, outing_id`
 	sqlOfferedOuting = `SELECT DISTINCT outing_id FROM outing_offers WHERE volunteer_id = ?`
-	sqlOpenNear      = `SELECT doc FROM outings WHERE organisation_id = ? AND status = 'open' AND starts_at > ?
+	sqlOpenNear      = `SELECT doc FROM outings WHERE ` + whereOpenNear
+	// The same from the index alone (id and stamp), for the doc cache;
+	// sqlOutingDocs reads the docs it lacks.
+	sqlOpenNearKeys = `SELECT id, doc_stamp FROM outings WHERE ` + whereOpenNear
+	sqlOutingDocs   = `SELECT id, doc_stamp, doc FROM outings WHERE id IN (SELECT value FROM json_each(?))`
+	whereOpenNear   = `organisation_id = ? AND status = 'open' AND starts_at > ?
 		AND lat BETWEEN ? AND ? AND lon BETWEEN ? AND ? ORDER BY starts_at, id LIMIT ?`
 )
 
@@ -125,5 +130,12 @@ func (s *sqliteStore) OpenOutingsNear(ctx context.Context, orgID string, box geo
 	if box.HasLon {
 		minLon, maxLon = box.MinLon, box.MaxLon
 	}
-	return s.outingDocs(ctx, sqlOpenNear, orgID, sqlite.Millis(now), box.MinLat, box.MaxLat, minLon, maxLon, limit)
+	args := []any{orgID, sqlite.Millis(now), box.MinLat, box.MaxLat, minLon, maxLon, limit}
+	if !s.inTx(ctx) {
+		os, err := cachedDocs(ctx, s.q(ctx), s.outings, sqlOpenNearKeys, args, sqlOutingDocs)
+		if !errors.Is(err, errStale) {
+			return os, err
+		}
+	}
+	return s.outingDocs(ctx, sqlOpenNear, args...)
 }

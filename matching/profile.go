@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -62,14 +63,35 @@ type VolunteerProfile struct {
 	Commitments  []Commitment       `bson:"commitments"`
 	Rev          int64              `bson:"rev"`
 	UpdatedAt    time.Time          `bson:"updated_at"`
+	// week, set on the read-only profiles a store keeps in memory
+	// (memoiseWeek), compiles their availability once for every request
+	// that ranks them; nil elsewhere: compiled at each call.
+	week *weekMemo
 }
+
+type weekMemo struct {
+	once sync.Once
+	w    *availability.Week
+}
+
+// memoiseWeek makes Week compile once for p and its copies. Only for a
+// profile no one changes any more (a store's cached doc).
+func (p *VolunteerProfile) memoiseWeek() { p.week = &weekMemo{} }
 
 // Week compiles the stored availability; nil when there is none.
 func (p *VolunteerProfile) Week() *availability.Week {
 	if p == nil || p.Availability == nil {
 		return nil
 	}
-	w, err := availability.Compile(*p.Availability)
+	if m := p.week; m != nil {
+		m.once.Do(func() { m.w = compileWeek(p.Availability) })
+		return m.w
+	}
+	return compileWeek(p.Availability)
+}
+
+func compileWeek(spec *availability.Spec) *availability.Week {
+	w, err := availability.Compile(*spec)
 	if err != nil {
 		return nil // stored specs were valid when written
 	}

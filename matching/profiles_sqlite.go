@@ -20,14 +20,21 @@ const (
 		home_lat = excluded.home_lat, home_lon = excluded.home_lon, travel_radius_km = excluded.travel_radius_km,
 		rev = excluded.rev, doc = excluded.doc`
 	sqlDeleteVolunteer   = `DELETE FROM volunteer_profiles WHERE user_id = ?`
-	sqlVolunteersInCells = `SELECT doc FROM volunteer_profiles WHERE organisation_id = ? AND status = ?
-		AND home_cell IN (SELECT value FROM json_each(?)) AND has_profile >= ? LIMIT ?`
+	sqlVolunteersInCells = `SELECT doc FROM volunteer_profiles WHERE ` + whereInCells + ` LIMIT ?5`
 	// The box test of VolunteerQuery.Reach (see mayReach), on the index's
 	// columns: only the docs of volunteers who may reach the point are read.
-	sqlVolunteersReaching = `SELECT doc FROM volunteer_profiles WHERE organisation_id = ?1 AND status = ?2
+	sqlVolunteersReaching = `SELECT doc FROM volunteer_profiles WHERE ` + whereReaching + ` LIMIT ?11`
+	// The same two filters answered from the index alone (key and stamp),
+	// for the doc cache; sqlVolunteerDocs reads the docs it lacks.
+	sqlVolunteerKeysInCells  = `SELECT user_id, doc_stamp FROM volunteer_profiles WHERE ` + whereInCells + ` LIMIT ?5`
+	sqlVolunteerKeysReaching = `SELECT user_id, doc_stamp FROM volunteer_profiles WHERE ` + whereReaching + ` LIMIT ?11`
+	sqlVolunteerDocs         = `SELECT user_id, doc_stamp, doc FROM volunteer_profiles WHERE user_id IN (SELECT value FROM json_each(?))`
+	whereInCells             = `organisation_id = ?1 AND status = ?2
+		AND home_cell IN (SELECT value FROM json_each(?3)) AND has_profile >= ?4`
+	whereReaching = `organisation_id = ?1 AND status = ?2
 		AND home_cell IN (SELECT value FROM json_each(?3)) AND has_profile >= ?4
 		AND abs(home_lat - ?5) * ?6 <= travel_radius_km * ?9 + ?10
-		AND abs(home_lon - ?7) * ?8 <= travel_radius_km * ?9 + ?10 LIMIT ?11`
+		AND abs(home_lon - ?7) * ?8 <= travel_radius_km * ?9 + ?10`
 
 	sqlParticipantByID   = `SELECT doc FROM participant_profiles WHERE user_id = ?`
 	sqlUpsertParticipant = `INSERT INTO participant_profiles (user_id, organisation_id, rev, doc) VALUES (?, ?, ?, ?)
@@ -146,10 +153,17 @@ func (s *sqliteStore) VolunteersInCells(ctx context.Context, q VolunteerQuery) (
 	if err != nil {
 		return nil, err
 	}
-	if q.Reach == nil {
-		return queryJSON[VolunteerProfile](ctx, s.q(ctx), sqlVolunteersInCells, q.OrgID, string(q.Status), string(cells), boolInt(q.WithProfile), q.Limit)
+	query, keys, args := sqlVolunteersInCells, sqlVolunteerKeysInCells, []any{q.OrgID, string(q.Status), string(cells), boolInt(q.WithProfile), q.Limit}
+	if q.Reach != nil {
+		query, keys, args = sqlVolunteersReaching, sqlVolunteerKeysReaching, reachArgs(q, string(cells))
 	}
-	return queryJSON[VolunteerProfile](ctx, s.q(ctx), sqlVolunteersReaching, reachArgs(q, string(cells))...)
+	if !s.inTx(ctx) {
+		ps, err := cachedDocs(ctx, s.q(ctx), s.profiles, keys, args, sqlVolunteerDocs)
+		if !errors.Is(err, errStale) {
+			return ps, err
+		}
+	}
+	return queryJSON[VolunteerProfile](ctx, s.q(ctx), query, args...)
 }
 
 func reachArgs(q VolunteerQuery, cells string) []any {

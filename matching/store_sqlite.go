@@ -20,6 +20,9 @@ var sqliteMigrations embed.FS
 // process and in any other on the same file; no in-process lock is needed.
 type sqliteStore struct {
 	d *sqlite.DB
+	// Decoded docs of the candidates' prefilter and the offers' query.
+	profiles *docCache[VolunteerProfile]
+	outings  *docCache[Outing]
 }
 
 // NewSQLiteStore applies matching's migrations to d.
@@ -27,7 +30,7 @@ func NewSQLiteStore(ctx context.Context, d *sqlite.DB) (Store, error) {
 	if err := d.MigrateEmbedded(ctx, sqliteMigrations, "matching_schema"); err != nil {
 		return nil, err
 	}
-	return &sqliteStore{d: d}, nil
+	return &sqliteStore{d: d, profiles: newDocCache[VolunteerProfile](maxCachedProfiles), outings: newDocCache[Outing](maxCachedOutings)}, nil
 }
 
 // txKey carries the write transaction of a decision in ctx, so that store

@@ -64,21 +64,31 @@ func TestSQLiteHotQueriesUseIndexes(t *testing.T) {
 		{"outings offered to a volunteer", sqlOfferedOuting, []any{"v1"}},
 		{"offer records of an outing", sqlDropOffers, []any{"o1"}},
 		{"open outings near a volunteer", sqlOpenNear, []any{"org1", now, box.MinLat, box.MaxLat, box.MinLon, box.MaxLon, 500}},
+		{"open outings near a volunteer (keys for the doc cache)", sqlOpenNearKeys, []any{"org1", now, box.MinLat, box.MaxLat, box.MinLon, box.MaxLon, 500}},
+		{"outing docs the cache lacks", sqlOutingDocs, []any{ids}},
+		{"volunteers in cells (keys for the doc cache)", sqlVolunteerKeysInCells, []any{"org1", "active", `["c1","c2"]`, 1, 20000}},
+		{"volunteers reaching a point (keys for the doc cache)", sqlVolunteerKeysReaching, reachArgs(VolunteerQuery{OrgID: "org1", Status: "active",
+			WithProfile: true, Limit: 20000, Reach: &GeoPoint{Lat: 56.67, Lon: 12.86}}, `["c1","c2"]`)},
+		{"volunteer docs the cache lacks", sqlVolunteerDocs, []any{ids}},
 		{"preferences of many", sqlPrefsOfMany, []any{ids}},
 		{"participants listing a volunteer", sqlListingOf, []any{"v1"}},
 		{"preference entries of a participant", sqlDropPrefVols, []any{"p1"}},
 	}
 	want := map[string]string{
-		sqlBookings: "outings_volunteer_bookings (volunteer_id=?)", sqlCompletedTogether: "outings_volunteer_bookings (volunteer_id=?)",
+		sqlBookings: "COVERING INDEX outings_volunteer_bookings (volunteer_id=?)", sqlCompletedTogether: "outings_volunteer_bookings (volunteer_id=?)",
 		sqlVolunteersInCells:  "volunteer_profiles_reach (organisation_id=? AND status=? AND home_cell=?",
 		sqlVolunteersReaching: "volunteer_profiles_reach (organisation_id=? AND status=? AND home_cell=?",
 		sqlReportRows:         "COVERING INDEX outings_report (organisation_id=? AND (created_at,id)>(?,?)",
-		sqlRatings:            "feedback_by_volunteer (volunteer_id=?)", sqlOffersFor: "outing_offers USING PRIMARY KEY (volunteer_id=?)",
+		sqlRatings:            "COVERING INDEX feedback_by_volunteer (volunteer_id=? AND author_role=?)", sqlOffersFor: "outing_offers USING PRIMARY KEY (volunteer_id=?)",
 
 		// The box is tested on the index, before any row is read.
 		sqlOpenNear: "outings_open_in_box (organisation_id=? AND status=? AND starts_at>?)",
 		// One seek per status on the organisation's index, not the status index.
 		sqlOutingsStarting: "(organisation_id=? AND status=? AND starts_at>? AND starts_at<?)",
+		// The doc cache's keys come from the index alone: no row is read.
+		sqlOpenNearKeys:          "COVERING INDEX outings_open_in_box (organisation_id=? AND status=? AND starts_at>?)",
+		sqlVolunteerKeysInCells:  "COVERING INDEX volunteer_profiles_reach (organisation_id=? AND status=? AND home_cell=?",
+		sqlVolunteerKeysReaching: "COVERING INDEX volunteer_profiles_reach (organisation_id=? AND status=? AND home_cell=?",
 	}
 	growing := []string{"outings", "outing_people", "outing_offers", "volunteer_profiles", "participant_profiles", "feedback", "preferences", "preference_volunteers"}
 	for _, c := range cases {

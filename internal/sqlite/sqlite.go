@@ -44,11 +44,20 @@ import (
 // FileName is the database file's name inside the data directory.
 const FileName = "clavis.db"
 
-// DB is an open SQLite database.
+// DB is an open SQLite database: a pool of connections for reads (and
+// single-statement writes), and one connection for the write transactions
+// of Write.
 type DB struct {
 	*sql.DB
 	// Path is the database file's absolute path.
 	Path string
+	// writer runs every Write transaction, one at a time. In the shared
+	// pool, writers queued on busy_timeout held every connection, and a
+	// transaction that read through the pool (another store's method)
+	// waited for one of them to give up: a 10 s stall and a failed write.
+	// Now queued writers wait in Go for the writer, and reads inside a
+	// transaction always find a reader.
+	writer *sql.DB
 }
 
 // Open opens (creating it 0600 if needed) the database file at path, applies
@@ -87,7 +96,20 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		_ = db.Close()
 		return nil, describeOpenError(abs, err)
 	}
-	return &DB{DB: db, Path: abs}, nil
+	writer, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open database file %s: %w", abs, err)
+	}
+	writer.SetMaxOpenConns(1)
+	writer.SetMaxIdleConns(1)
+	writer.SetConnMaxIdleTime(5 * time.Minute)
+	return &DB{DB: db, Path: abs, writer: writer}, nil
+}
+
+// Close closes both pools.
+func (d *DB) Close() error {
+	return errors.Join(d.writer.Close(), d.DB.Close())
 }
 
 func describeOpenError(path string, err error) error {
@@ -127,7 +149,7 @@ func IsBusy(err error) bool { return Code(err)&0xff == sqlite3.SQLITE_BUSY }
 // does commits together or not at all, and no other writer, in this process
 // or another, runs in between. fn's error rolls back and is returned as is.
 func (d *DB) Write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := d.BeginTx(ctx, nil)
+	tx, err := d.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin write: %w", err)
 	}

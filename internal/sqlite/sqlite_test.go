@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/clavis-app/clavis/internal/sqlite"
 	"github.com/clavis-app/clavis/internal/sqlite/sqlitetest"
@@ -235,4 +236,51 @@ func mustRead(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// Write transactions that read through the pool (another store's method
+// called inside a decision) while more writers queue than the pool has
+// connections: each read finds a reader, so all finish at once. With one
+// pool for both, the queued writers held every connection waiting for the
+// lock, and the transaction holding it waited for busy_timeout (10 s) to
+// free one: a stall and failed writes.
+func TestWritesThatReadDoNotStarveOnThePool(t *testing.T) {
+	ctx := context.Background()
+	d := sqlitetest.New(t)
+	if err := d.Migrate(ctx, migrations, "test_schema"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Exec(`INSERT INTO things (id, owner, version) VALUES ('a', 'x', 1)`); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 40)
+	for range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- d.Write(ctx, func(tx *sql.Tx) error {
+				var owner string
+				if err := d.QueryRowContext(ctx, `SELECT owner FROM things WHERE id = 'a'`).Scan(&owner); err != nil {
+					return err
+				}
+				time.Sleep(time.Millisecond)
+				_, err := tx.ExecContext(ctx, `UPDATE things SET version = version + 1 WHERE id = 'a'`)
+				return err
+			})
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("a write failed: %v", err)
+		}
+	}
+	var v int
+	if err := d.QueryRow(`SELECT version FROM things WHERE id = 'a'`).Scan(&v); err != nil || v != 41 {
+		t.Fatalf("version %d (%v), want 41", v, err)
+	}
 }
