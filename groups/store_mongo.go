@@ -264,7 +264,7 @@ func (s *mongoStore) position(ctx context.Context, e *Enrolment) error {
 	return err
 }
 
-func (s *mongoStore) Leave(ctx context.Context, groupID, participantID string) (Enrolment, *Enrolment, error) {
+func (s *mongoStore) Leave(ctx context.Context, groupID, participantID string, at time.Time) (Enrolment, *Enrolment, error) {
 	var left Enrolment
 	err := s.d.Gate().FindOneAndUpdate(ctx, s.enrols,
 		bson.M{"group_id": groupID, "participant_id": participantID, "status": bson.M{"$in": []string{Enrolled, Waiting}}},
@@ -304,10 +304,10 @@ func (s *mongoStore) Leave(ctx context.Context, groupID, participantID string) (
 		if res.MatchedCount == 0 {
 			return left, nil, nil // no seat held (a crash earlier): nothing to hand on
 		}
-		if _, err := s.d.Gate().UpdateOne(ctx, s.enrols, bson.M{"_id": next.ID, "status": Waiting}, bson.M{"$set": bson.M{"status": Enrolled}}); err != nil {
+		if _, err := s.d.Gate().UpdateOne(ctx, s.enrols, bson.M{"_id": next.ID, "status": Waiting}, bson.M{"$set": bson.M{"status": Enrolled, "at": at}}); err != nil {
 			return left, nil, err
 		}
-		next.Status, next.Position = Enrolled, 0
+		next.Status, next.Position, next.At = Enrolled, 0, at.UTC()
 		return left, next, nil
 	}
 	return left, nil, errors.New("groups: could not hand on a seat")
@@ -368,7 +368,7 @@ func (s *mongoStore) EraseParticipant(ctx context.Context, participantID string)
 	}
 	for _, e := range mine {
 		if e.Status == Enrolled || e.Status == Waiting {
-			if _, _, err := s.Leave(ctx, e.GroupID, participantID); err != nil && !errors.Is(err, ErrNotFound) {
+			if _, _, err := s.Leave(ctx, e.GroupID, participantID, time.Now().UTC().Truncate(time.Millisecond)); err != nil && !errors.Is(err, ErrNotFound) {
 				return err
 			}
 		}

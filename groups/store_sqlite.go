@@ -257,7 +257,7 @@ func scanEnrolment(row interface{ Scan(...any) error }) (Enrolment, error) {
 	return e, err
 }
 
-func (s *sqliteStore) Leave(ctx context.Context, groupID, participantID string) (Enrolment, *Enrolment, error) {
+func (s *sqliteStore) Leave(ctx context.Context, groupID, participantID string, at time.Time) (Enrolment, *Enrolment, error) {
 	var left Enrolment
 	var promoted *Enrolment
 	err := s.d.Write(ctx, func(tx *sql.Tx) error {
@@ -283,10 +283,10 @@ func (s *sqliteStore) Leave(ctx context.Context, groupID, participantID string) 
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE group_enrolments SET status = 'enrolled' WHERE id = ?`, next.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE group_enrolments SET status = 'enrolled', at = ? WHERE id = ?`, sqlite.Millis(at), next.ID); err != nil {
 			return err
 		}
-		next.Status = Enrolled
+		next.Status, next.At = Enrolled, at.UTC()
 		promoted = &next
 		return nil
 	})
