@@ -65,6 +65,9 @@ type Store interface {
 	Escorts(ctx context.Context, sessionID string) ([]EscortLink, error)
 	// EscortsOf returns a participant's escort links in a group.
 	EscortsOf(ctx context.Context, groupID, participantID string) ([]EscortLink, error)
+	// EscortByOuting returns the link of an escort outing (ErrNotFound
+	// when the outing escorts nobody to a session).
+	EscortByOuting(ctx context.Context, outingID string) (*EscortLink, error)
 }
 
 // Store errors.

@@ -282,6 +282,12 @@ func testStore(t *testing.T, open func(t *testing.T) Store) {
 		if len(links) != 2 || len(mine) != 2 {
 			t.Fatalf("escorts %+v, p1's %+v", links, mine)
 		}
+		if l, err := st.EscortByOuting(ctx, "o3"); err != nil || l.SessionID != ss[1].ID || l.ParticipantID != "p2" || l.GroupID != g.ID {
+			t.Fatalf("escort of o3: %+v %v", l, err)
+		}
+		if _, err := st.EscortByOuting(ctx, "o9"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("escort of no outing: %v", err)
+		}
 		if err := st.EraseParticipant(ctx, "p1"); err != nil {
 			t.Fatal(err)
 		}

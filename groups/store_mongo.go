@@ -52,6 +52,7 @@ func NewMongoStore(ctx context.Context, d *db.DB) (Store, error) {
 		{s.marks, mongo.IndexModel{Keys: bson.D{{Key: "group_id", Value: 1}}}},
 		{s.escorts, mongo.IndexModel{Keys: bson.D{{Key: "session_id", Value: 1}}}},
 		{s.escorts, mongo.IndexModel{Keys: bson.D{{Key: "participant_id", Value: 1}}}},
+		{s.escorts, mongo.IndexModel{Keys: bson.D{{Key: "outing_id", Value: 1}}}},
 	}
 	for _, x := range idx {
 		if err := db.EnsureIndexes(ctx, x.c, x.m); err != nil {
@@ -458,4 +459,12 @@ func (s *mongoStore) Escorts(ctx context.Context, sessionID string) ([]EscortLin
 
 func (s *mongoStore) EscortsOf(ctx context.Context, groupID, participantID string) ([]EscortLink, error) {
 	return s.findEscorts(ctx, bson.M{"participant_id": participantID, "group_id": groupID})
+}
+
+func (s *mongoStore) EscortByOuting(ctx context.Context, outingID string) (*EscortLink, error) {
+	var d escortDoc
+	if err := s.escorts.FindOne(ctx, bson.M{"outing_id": outingID}).Decode(&d); err != nil {
+		return nil, mongoErr(err)
+	}
+	return &d.EscortLink, nil
 }
