@@ -24,17 +24,8 @@ func TestEverySessionEscortOffersTheLastCompanionFirst(t *testing.T) {
 	loc := stockholm()
 	e.Clock.Set(time.Date(2026, 8, 20, 9, 0, 0, 0, loc))
 	ctx := context.Background()
-	nst, err := notify.NewSQLiteStore(ctx, e.SQL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	notifier, err := notify.New(ctx, notify.Config{Store: nst, Sender: notify.LogSender{Log: slog.New(slog.NewTextHandler(io.Discard, nil))},
-		Directory: notify.AccountsDirectory(e.Auth), Clock: e.Clock})
-	if err != nil {
-		t.Fatal(err)
-	}
+	notifier := groupNotifier(e)
 	gs := groupsOf(e).svc
-	gs.SetNotifier(notifier.Groups())
 	disp := matchingOf(e).NewDispatcher(matcher.OfferSink(gs.EscortSink(notifier, matcher)), nil)
 	deliver := func() {
 		for range 8 {
@@ -110,5 +101,61 @@ func TestEverySessionEscortOffersTheLastCompanionFirst(t *testing.T) {
 	deliver()
 	if got := offers(two); len(got) != 2 {
 		t.Fatalf("session 2 after the wait offered to %v, want Vera then Vidar (%s)", got, vidar.ID)
+	}
+}
+
+// groupNotifier has the env's groups push through a real notify service
+// (jobs queued in e.SQL; no workers run).
+func groupNotifier(e *testEnv) *notify.Service {
+	e.tb().Helper()
+	ctx := context.Background()
+	nst, err := notify.NewSQLiteStore(ctx, e.SQL)
+	if err != nil {
+		e.tb().Fatal(err)
+	}
+	notifier, err := notify.New(ctx, notify.Config{Store: nst, Sender: notify.LogSender{Log: slog.New(slog.NewTextHandler(io.Discard, nil))},
+		Directory: notify.AccountsDirectory(e.Auth), Clock: e.Clock})
+	if err != nil {
+		e.tb().Fatal(err)
+	}
+	groupsOf(e).svc.SetNotifier(notifier.Groups())
+	return notifier
+}
+
+// A participant who leaves gets none of the group's pushes still queued
+// (their group.enrolled, their reminders); who stays keeps theirs.
+func TestLeaverQueuedGroupPushesDropped(t *testing.T) {
+	e := newTestEnv(t)
+	e.Clock.Set(time.Date(2026, 8, 20, 23, 30, 0, 0, stockholm())) // at night: news waits for the morning
+	groupNotifier(e)
+	org := e.Org("Studieförbundet Halmstad")
+	coord := newPerson(e, auth.RoleCoordinator, org)
+	ann, bo := newPerson(e, auth.RoleParticipant, org), newPerson(e, auth.RoleParticipant, org)
+	var g groups.GroupView
+	status, body := e.Call("POST", "/v1/organisations/"+org+"/groups", coord.Token, groupBody("2026-09-07", 4, 5))
+	e.Want(status, body, 201)
+	e.Decode(body, &g)
+	for _, p := range []person{ann, bo} {
+		status, body = e.Call("POST", "/v1/groups/"+g.ID+"/enrolments", p.Token, map[string]any{})
+		e.Want(status, body, 201)
+	}
+	pending := func(who string) (news, reminders int) {
+		t.Helper()
+		if err := e.SQL.QueryRow(`SELECT count(*) FILTER (WHERE type = 'group.enrolled'), count(*) FILTER (WHERE type = 'group.session_reminder')
+			FROM push_jobs WHERE outcome = '' AND recipient = ?`, who).Scan(&news, &reminders); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if n, r := pending(ann.ID); n != 1 || r == 0 {
+		t.Fatalf("before leaving: %d news, %d reminders queued", n, r)
+	}
+	status, body = e.Call("DELETE", "/v1/groups/"+g.ID+"/enrolments/"+ann.ID, ann.Token, nil)
+	e.Want(status, body, 204)
+	if n, r := pending(ann.ID); n != 0 || r != 0 {
+		t.Fatalf("after leaving: %d group.enrolled, %d reminders still queued", n, r)
+	}
+	if n, r := pending(bo.ID); n != 1 || r == 0 {
+		t.Fatalf("who stays: %d news, %d reminders", n, r)
 	}
 }

@@ -158,7 +158,7 @@ func (s *Service) Leave(ctx context.Context, who auth.Identity, groupID, partici
 	default:
 		return fault.Forbiddenf("a %s may not end an enrolment", who.Role)
 	}
-	left, promoted, err := s.st.Leave(ctx, g.ID, participantID, s.now())
+	_, promoted, err := s.st.Leave(ctx, g.ID, participantID, s.now())
 	if errors.Is(err, ErrNotFound) {
 		return fault.NotFoundf("no such enrolment")
 	}
@@ -167,14 +167,25 @@ func (s *Service) Leave(ctx context.Context, who auth.Identity, groupID, partici
 	}
 	if promoted != nil {
 		s.placeGiven(ctx, g, *promoted, PushPromoted)
-	} else if left.Status == Left && s.push != nil {
-		sessions, err := s.st.Sessions(ctx, g.ID)
-		if err == nil {
-			err = s.syncReminders(ctx, g, sessions)
+	}
+	if s.push == nil {
+		return nil
+	}
+	// The leaver's news not sent yet goes with them; the reminders of those
+	// who stay are handed over again.
+	sessions, err := s.st.Sessions(ctx, g.ID)
+	if err == nil {
+		ids := make([]string, len(sessions))
+		for i := range sessions {
+			ids[i] = sessions[i].ID
 		}
-		if err != nil {
-			s.log.Warn("group reminders not updated", "group_id", g.ID, "error", err.Error())
-		}
+		err = s.push.ForgetParticipant(ctx, participantID, ids)
+	}
+	if err == nil && promoted == nil {
+		err = s.syncReminders(ctx, g, sessions)
+	}
+	if err != nil {
+		s.log.Warn("group pushes not updated after a leave", "group_id", g.ID, "error", err.Error())
 	}
 	return nil
 }

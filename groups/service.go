@@ -51,6 +51,9 @@ type SessionReminder struct {
 type Notifier interface {
 	GroupPush(ctx context.Context, p Push) error
 	SessionReminders(ctx context.Context, rs []SessionReminder) error
+	// ForgetParticipant drops the participant's pushes of these sessions
+	// not sent yet (they left the group).
+	ForgetParticipant(ctx context.Context, participantID string, sessionIDs []string) error
 }
 
 // Directory answers who a user is and an organisation's time zone;
