@@ -139,8 +139,9 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 		accounts.RunSweeper(workerCtx, time.Hour)
 	}()
 	// Outing events become pushes (notify is the EventSink); the matcher's
-	// sink first turns "offers needed" events into waves of offers.
-	dispatcher := outings.NewDispatcher(matcher.OfferSink(notifier), log)
+	// sink first turns "offers needed" events into waves of offers; groups
+	// offer a confirmed escort's companion the participant's next sessions.
+	dispatcher := outings.NewDispatcher(matcher.OfferSink(groupSvc.EscortSink(notifier, matcher)), log)
 	// Push workers and the reminder reconciler; several servers share the jobs.
 	workers.Add(1)
 	go func() {

@@ -307,7 +307,8 @@ type groupOutingView struct {
 
 // createGroupOutings makes an ordinary activity outing per session asked
 // for and links each to its session. The volunteer who accompanied the
-// participant to the latest earlier session is offered each first.
+// participant to the latest earlier session is offered each first; with
+// nobody known, see groups/continuity.go.
 func (s *Server) createGroupOutings(c *fiber.Ctx, b createOutingBody) error {
 	if s.deps.Groups == nil {
 		return fiber.NewError(fiber.StatusServiceUnavailable, "groups are not configured")
@@ -337,10 +338,17 @@ func (s *Server) createGroupOutings(c *fiber.Ctx, b createOutingBody) error {
 		return err
 	}
 	var made []matching.OutingView
-	for _, ss := range target.Sessions {
+	for i, ss := range target.Sessions {
+		// With nobody known yet, a later session's offers wait for the
+		// companion of the one before (groups.EscortSink offers it to them
+		// first), at most until that session begins.
+		var hold time.Time
+		if first == "" && i > 0 {
+			hold = target.Sessions[i-1].StartsAt
+		}
 		v, err := s.deps.Matching.CreateOuting(ctx, who, matching.OutingRequest{
 			ParticipantID: b.ParticipantID, Kind: matching.KindActivity, Note: b.Note, StartsAt: ss.StartsAt, EndsAt: ss.EndsAt,
-			CompanionGender: b.CompanionGender, Language: b.Language, OfferFirst: first,
+			CompanionGender: b.CompanionGender, Language: b.Language, OfferFirst: first, HoldOffersUntil: hold,
 			MeetingPoint: matching.MeetingPoint{Lat: *b.MeetingPoint.Lat, Lon: *b.MeetingPoint.Lon, Description: b.MeetingPoint.Description},
 		})
 		if err != nil {

@@ -158,7 +158,7 @@ func (s *Service) Leave(ctx context.Context, who auth.Identity, groupID, partici
 	default:
 		return fault.Forbiddenf("a %s may not end an enrolment", who.Role)
 	}
-	left, promoted, err := s.st.Leave(ctx, g.ID, participantID)
+	_, promoted, err := s.st.Leave(ctx, g.ID, participantID, s.now())
 	if errors.Is(err, ErrNotFound) {
 		return fault.NotFoundf("no such enrolment")
 	}
@@ -167,14 +167,25 @@ func (s *Service) Leave(ctx context.Context, who auth.Identity, groupID, partici
 	}
 	if promoted != nil {
 		s.placeGiven(ctx, g, *promoted, PushPromoted)
-	} else if left.Status == Left && s.push != nil {
-		sessions, err := s.st.Sessions(ctx, g.ID)
-		if err == nil {
-			err = s.syncReminders(ctx, g, sessions)
+	}
+	if s.push == nil {
+		return nil
+	}
+	// The leaver's news not sent yet goes with them; the reminders of those
+	// who stay are handed over again.
+	sessions, err := s.st.Sessions(ctx, g.ID)
+	if err == nil {
+		ids := make([]string, len(sessions))
+		for i := range sessions {
+			ids[i] = sessions[i].ID
 		}
-		if err != nil {
-			s.log.Warn("group reminders not updated", "group_id", g.ID, "error", err.Error())
-		}
+		err = s.push.ForgetParticipant(ctx, participantID, ids)
+	}
+	if err == nil && promoted == nil {
+		err = s.syncReminders(ctx, g, sessions)
+	}
+	if err != nil {
+		s.log.Warn("group pushes not updated after a leave", "group_id", g.ID, "error", err.Error())
 	}
 	return nil
 }
@@ -235,6 +246,7 @@ func (s *Service) MyGroups(ctx context.Context, who auth.Identity, limit int, cu
 	}
 	now := s.now()
 	page := MyGroupPage{Items: make([]MyGroup, 0, len(list))}
+	var placed []Enrolment // page.Items[i]'s enrolment
 	for _, e := range list {
 		g := byID[e.GroupID]
 		if g == nil {
@@ -246,6 +258,7 @@ func (s *Service) MyGroups(ctx context.Context, who auth.Identity, limit int, cu
 		if !g.Decided || e.Status != Enrolled {
 			page.Items = append(page.Items, MyGroup{EnrolmentView: EnrolmentView{GroupID: e.GroupID, ParticipantID: e.ParticipantID,
 				Status: e.Status, Position: e.Position}, Group: g.view(now)})
+			placed = append(placed, e)
 			continue
 		}
 		fresh, err := s.st.Enrolment(ctx, g.ID, who.UserID)
@@ -254,11 +267,12 @@ func (s *Service) MyGroups(ctx context.Context, who auth.Identity, limit int, cu
 		}
 		page.Items = append(page.Items, MyGroup{EnrolmentView: EnrolmentView{GroupID: e.GroupID, ParticipantID: e.ParticipantID,
 			Status: fresh.Status}, Group: g.view(now)})
+		placed = append(placed, e)
 	}
 	// Attendance per enrolment: one read of the marks per group.
 	for i := range page.Items {
 		g := byID[page.Items[i].GroupID]
-		tallies, err := s.talliesOf(ctx, g, who.UserID)
+		tallies, err := s.talliesOf(ctx, g, placed[i])
 		if err != nil {
 			return MyGroupPage{}, err
 		}
@@ -270,18 +284,15 @@ func (s *Service) MyGroups(ctx context.Context, who auth.Identity, limit int, cu
 	return page, nil
 }
 
-func (s *Service) talliesOf(ctx context.Context, g *Group, pid string) (Tally, error) {
+func (s *Service) talliesOf(ctx context.Context, g *Group, e Enrolment) (Tally, error) {
 	if g.statusAt(s.now()) == StatusPlanned {
 		return Tally{}, nil // nothing held yet: no reads
 	}
-	t, err := s.tallies(ctx, g)
+	b, err := s.tallies(ctx, g)
 	if err != nil {
 		return Tally{}, err
 	}
-	if v, ok := t[pid]; ok {
-		return v, nil
-	}
-	return t[""], nil
+	return b.of(e), nil
 }
 
 // MarkInput is one attendance mark.

@@ -141,7 +141,7 @@ func (s *Service) PersonalHook() personal.Hook {
 				if e.Status != Enrolled && e.Status != Waiting {
 					continue
 				}
-				_, promoted, err := s.st.Leave(ctx, e.GroupID, userID)
+				_, promoted, err := s.st.Leave(ctx, e.GroupID, userID, s.now())
 				if err != nil && !errors.Is(err, ErrNotFound) {
 					return fault.Wrap(err, "leave")
 				}

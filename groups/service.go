@@ -51,6 +51,9 @@ type SessionReminder struct {
 type Notifier interface {
 	GroupPush(ctx context.Context, p Push) error
 	SessionReminders(ctx context.Context, rs []SessionReminder) error
+	// ForgetParticipant drops the participant's pushes of these sessions
+	// not sent yet (they left the group).
+	ForgetParticipant(ctx context.Context, participantID string, sessionIDs []string) error
 }
 
 // Directory answers who a user is and an organisation's time zone;
@@ -257,7 +260,7 @@ func (s *Service) settle(ctx context.Context, g *Group) error {
 		for _, e := range list {
 			if e.Status == Enrolled {
 				results[e.ParticipantID] = NotCompleted
-				if tallies[e.ParticipantID].Completes(g.CompletionThreshold) {
+				if tallies.of(e).Completes(g.CompletionThreshold) {
 					results[e.ParticipantID] = Completed
 				}
 			}
@@ -274,50 +277,65 @@ func (s *Service) settle(ctx context.Context, g *Group) error {
 	return nil
 }
 
-// tallies counts each participant's marks over the group's held sessions.
-func (s *Service) tallies(ctx context.Context, g *Group) (map[string]Tally, error) {
+// tallyBook holds a group's held sessions and marks; of counts one
+// participant's tally over the sessions held since their place began.
+type tallyBook struct {
+	held  map[string]time.Time // held session id -> start
+	marks map[string][]Mark    // participant -> marks
+}
+
+// tallies reads what completion is counted from.
+func (s *Service) tallies(ctx context.Context, g *Group) (tallyBook, error) {
 	sessions, err := s.st.Sessions(ctx, g.ID)
 	if err != nil {
-		return nil, fault.Wrap(err, "list sessions")
+		return tallyBook{}, fault.Wrap(err, "list sessions")
 	}
 	now := s.now()
-	held := map[string]bool{}
+	b := tallyBook{held: map[string]time.Time{}, marks: map[string][]Mark{}}
 	for i := range sessions {
 		if sessions[i].statusAt(now) == SessionHeld {
-			held[sessions[i].ID] = true
+			b.held[sessions[i].ID] = sessions[i].StartsAt
 		}
 	}
 	marks, err := s.st.Marks(ctx, g.ID)
 	if err != nil {
-		return nil, fault.Wrap(err, "read attendance")
+		return tallyBook{}, fault.Wrap(err, "read attendance")
 	}
-	out := map[string]Tally{}
 	for _, m := range marks {
-		if !held[m.SessionID] {
+		b.marks[m.ParticipantID] = append(b.marks[m.ParticipantID], m)
+	}
+	return b, nil
+}
+
+// of counts e's tally: sessions that began before e got their place
+// (enrolment, or promotion from the waiting list) are not theirs to attend.
+func (b tallyBook) of(e Enrolment) Tally {
+	since := func(id string) bool {
+		start, ok := b.held[id]
+		return ok && !start.Before(e.At)
+	}
+	var t Tally
+	for id := range b.held {
+		if since(id) {
+			t.Held++
+		}
+	}
+	for _, m := range b.marks[e.ParticipantID] {
+		if !since(m.SessionID) {
 			continue
 		}
-		t := out[m.ParticipantID]
 		switch m.Mark {
 		case MarkPresent:
 			t.Attended++
 		case MarkExcused:
 			t.Excused++
 		}
-		out[m.ParticipantID] = t
 	}
-	for pid, t := range out {
-		t.Held = len(held)
-		out[pid] = t
-	}
-	out[""] = Tally{Held: len(held)} // for participants without marks
-	return out, nil
+	return t
 }
 
-func enrolmentView(e Enrolment, tallies map[string]Tally) EnrolmentView {
-	t, ok := tallies[e.ParticipantID]
-	if !ok {
-		t = tallies[""]
-	}
+func enrolmentView(e Enrolment, tallies tallyBook) EnrolmentView {
+	t := tallies.of(e)
 	return EnrolmentView{GroupID: e.GroupID, ParticipantID: e.ParticipantID, Status: e.Status, Position: e.Position,
 		Attended: t.Attended, Held: t.Held, Excused: t.Excused}
 }

@@ -39,8 +39,8 @@ type Store interface {
 	Enrol(ctx context.Context, e Enrolment, capacity int) (Enrolment, error)
 	// Leave ends a participant's enrolled or waiting place (ErrNotFound when
 	// there is none); an enrolled leaver's place goes to the first waiting,
-	// who is returned.
-	Leave(ctx context.Context, groupID, participantID string) (left Enrolment, promoted *Enrolment, err error)
+	// who is returned with At set to at (when their place began).
+	Leave(ctx context.Context, groupID, participantID string, at time.Time) (left Enrolment, promoted *Enrolment, err error)
 	// Enrolment returns a participant's latest enrolment in a group, with
 	// Position when waiting.
 	Enrolment(ctx context.Context, groupID, participantID string) (*Enrolment, error)
@@ -65,6 +65,9 @@ type Store interface {
 	Escorts(ctx context.Context, sessionID string) ([]EscortLink, error)
 	// EscortsOf returns a participant's escort links in a group.
 	EscortsOf(ctx context.Context, groupID, participantID string) ([]EscortLink, error)
+	// EscortByOuting returns the link of an escort outing (ErrNotFound
+	// when the outing escorts nobody to a session).
+	EscortByOuting(ctx context.Context, outingID string) (*EscortLink, error)
 }
 
 // Store errors.

@@ -139,23 +139,27 @@ func testStore(t *testing.T, open func(t *testing.T) Store) {
 		if got.EnrolledCount != 2 || got.WaitingCount != 2 {
 			t.Fatalf("counts %d %d", got.EnrolledCount, got.WaitingCount)
 		}
-		left, promoted, err := st.Leave(ctx, g.ID, "p1")
+		left, promoted, err := st.Leave(ctx, g.ID, "p1", ct0.Add(time.Hour))
 		if err != nil || left.Status != Left || promoted == nil || promoted.ParticipantID != "p3" || promoted.Status != Enrolled {
 			t.Fatalf("leave: %+v %+v %v", left, promoted, err)
+		}
+		// The promoted's place begins at the promotion (completion counts from it).
+		if e3, _ := st.Enrolment(ctx, g.ID, "p3"); !promoted.At.Equal(ct0.Add(time.Hour)) || e3 == nil || !e3.At.Equal(ct0.Add(time.Hour)) {
+			t.Fatalf("promotion time: %+v %+v", promoted, e3)
 		}
 		e4, _ := st.Enrolment(ctx, g.ID, "p4")
 		if e4.Status != Waiting || e4.Position != 1 {
 			t.Fatalf("p4 moved up: %+v", e4)
 		}
 		// A waiting participant leaving promotes nobody.
-		if _, promoted, err := st.Leave(ctx, g.ID, "p4"); err != nil || promoted != nil {
+		if _, promoted, err := st.Leave(ctx, g.ID, "p4", ct0.Add(time.Hour)); err != nil || promoted != nil {
 			t.Fatalf("waiting leaves: %+v %v", promoted, err)
 		}
-		if _, _, err := st.Leave(ctx, g.ID, "p4"); !errors.Is(err, ErrNotFound) {
+		if _, _, err := st.Leave(ctx, g.ID, "p4", ct0.Add(time.Hour)); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("second leave: %v", err)
 		}
 		// Having left, one may enrol again: a seat is free now.
-		if _, _, err := st.Leave(ctx, g.ID, "p2"); err != nil {
+		if _, _, err := st.Leave(ctx, g.ID, "p2", ct0.Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 		if e := enrol(t, st, g, "p1"); e.Status != Enrolled {
@@ -233,7 +237,7 @@ func testStore(t *testing.T, open func(t *testing.T) Store) {
 				first = e
 			}
 		}
-		_, promoted, err := st.Leave(ctx, g.ID, holder)
+		_, promoted, err := st.Leave(ctx, g.ID, holder, ct0.Add(time.Hour))
 		if err != nil || promoted == nil || promoted.ParticipantID != first.ParticipantID {
 			t.Fatalf("promoted %+v (want %s), %v", promoted, first.ParticipantID, err)
 		}
@@ -277,6 +281,12 @@ func testStore(t *testing.T, open func(t *testing.T) Store) {
 		mine, _ := st.EscortsOf(ctx, g.ID, "p1")
 		if len(links) != 2 || len(mine) != 2 {
 			t.Fatalf("escorts %+v, p1's %+v", links, mine)
+		}
+		if l, err := st.EscortByOuting(ctx, "o3"); err != nil || l.SessionID != ss[1].ID || l.ParticipantID != "p2" || l.GroupID != g.ID {
+			t.Fatalf("escort of o3: %+v %v", l, err)
+		}
+		if _, err := st.EscortByOuting(ctx, "o9"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("escort of no outing: %v", err)
 		}
 		if err := st.EraseParticipant(ctx, "p1"); err != nil {
 			t.Fatal(err)

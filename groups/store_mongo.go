@@ -52,6 +52,7 @@ func NewMongoStore(ctx context.Context, d *db.DB) (Store, error) {
 		{s.marks, mongo.IndexModel{Keys: bson.D{{Key: "group_id", Value: 1}}}},
 		{s.escorts, mongo.IndexModel{Keys: bson.D{{Key: "session_id", Value: 1}}}},
 		{s.escorts, mongo.IndexModel{Keys: bson.D{{Key: "participant_id", Value: 1}}}},
+		{s.escorts, mongo.IndexModel{Keys: bson.D{{Key: "outing_id", Value: 1}}}},
 	}
 	for _, x := range idx {
 		if err := db.EnsureIndexes(ctx, x.c, x.m); err != nil {
@@ -264,7 +265,7 @@ func (s *mongoStore) position(ctx context.Context, e *Enrolment) error {
 	return err
 }
 
-func (s *mongoStore) Leave(ctx context.Context, groupID, participantID string) (Enrolment, *Enrolment, error) {
+func (s *mongoStore) Leave(ctx context.Context, groupID, participantID string, at time.Time) (Enrolment, *Enrolment, error) {
 	var left Enrolment
 	err := s.d.Gate().FindOneAndUpdate(ctx, s.enrols,
 		bson.M{"group_id": groupID, "participant_id": participantID, "status": bson.M{"$in": []string{Enrolled, Waiting}}},
@@ -304,10 +305,10 @@ func (s *mongoStore) Leave(ctx context.Context, groupID, participantID string) (
 		if res.MatchedCount == 0 {
 			return left, nil, nil // no seat held (a crash earlier): nothing to hand on
 		}
-		if _, err := s.d.Gate().UpdateOne(ctx, s.enrols, bson.M{"_id": next.ID, "status": Waiting}, bson.M{"$set": bson.M{"status": Enrolled}}); err != nil {
+		if _, err := s.d.Gate().UpdateOne(ctx, s.enrols, bson.M{"_id": next.ID, "status": Waiting}, bson.M{"$set": bson.M{"status": Enrolled, "at": at}}); err != nil {
 			return left, nil, err
 		}
-		next.Status, next.Position = Enrolled, 0
+		next.Status, next.Position, next.At = Enrolled, 0, at.UTC()
 		return left, next, nil
 	}
 	return left, nil, errors.New("groups: could not hand on a seat")
@@ -368,7 +369,7 @@ func (s *mongoStore) EraseParticipant(ctx context.Context, participantID string)
 	}
 	for _, e := range mine {
 		if e.Status == Enrolled || e.Status == Waiting {
-			if _, _, err := s.Leave(ctx, e.GroupID, participantID); err != nil && !errors.Is(err, ErrNotFound) {
+			if _, _, err := s.Leave(ctx, e.GroupID, participantID, time.Now().UTC().Truncate(time.Millisecond)); err != nil && !errors.Is(err, ErrNotFound) {
 				return err
 			}
 		}
@@ -458,4 +459,12 @@ func (s *mongoStore) Escorts(ctx context.Context, sessionID string) ([]EscortLin
 
 func (s *mongoStore) EscortsOf(ctx context.Context, groupID, participantID string) ([]EscortLink, error) {
 	return s.findEscorts(ctx, bson.M{"participant_id": participantID, "group_id": groupID})
+}
+
+func (s *mongoStore) EscortByOuting(ctx context.Context, outingID string) (*EscortLink, error) {
+	var d escortDoc
+	if err := s.escorts.FindOne(ctx, bson.M{"outing_id": outingID}).Decode(&d); err != nil {
+		return nil, mongoErr(err)
+	}
+	return &d.EscortLink, nil
 }

@@ -41,6 +41,7 @@ const (
 	sqlEnrolmentsOf   = `SELECT id, group_id, participant_id, status, seq, at FROM group_enrolments WHERE participant_id = ? AND group_id > ? AND status <> 'left' ORDER BY group_id LIMIT ?`
 	sqlGroupEnrolment = `SELECT id, group_id, participant_id, status, seq, at FROM group_enrolments WHERE group_id = ? AND participant_id = ? ORDER BY seq DESC LIMIT 1`
 	sqlMarks          = `SELECT session_id, group_id, participant_id, mark FROM group_marks WHERE group_id = ?`
+	sqlEscortByOuting = `SELECT session_id, group_id, participant_id, outing_id FROM group_escorts WHERE outing_id = ? LIMIT 1`
 	sqlEscortsOf      = `SELECT session_id, group_id, participant_id, outing_id FROM group_escorts WHERE participant_id = ? AND group_id = ?`
 )
 
@@ -257,7 +258,7 @@ func scanEnrolment(row interface{ Scan(...any) error }) (Enrolment, error) {
 	return e, err
 }
 
-func (s *sqliteStore) Leave(ctx context.Context, groupID, participantID string) (Enrolment, *Enrolment, error) {
+func (s *sqliteStore) Leave(ctx context.Context, groupID, participantID string, at time.Time) (Enrolment, *Enrolment, error) {
 	var left Enrolment
 	var promoted *Enrolment
 	err := s.d.Write(ctx, func(tx *sql.Tx) error {
@@ -283,10 +284,10 @@ func (s *sqliteStore) Leave(ctx context.Context, groupID, participantID string) 
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE group_enrolments SET status = 'enrolled' WHERE id = ?`, next.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE group_enrolments SET status = 'enrolled', at = ? WHERE id = ?`, sqlite.Millis(at), next.ID); err != nil {
 			return err
 		}
-		next.Status = Enrolled
+		next.Status, next.At = Enrolled, at.UTC()
 		promoted = &next
 		return nil
 	})
@@ -436,4 +437,15 @@ func (s *sqliteStore) Escorts(ctx context.Context, sessionID string) ([]EscortLi
 
 func (s *sqliteStore) EscortsOf(ctx context.Context, groupID, participantID string) ([]EscortLink, error) {
 	return s.escortRows(ctx, sqlEscortsOf, participantID, groupID)
+}
+
+func (s *sqliteStore) EscortByOuting(ctx context.Context, outingID string) (*EscortLink, error) {
+	links, err := s.escortRows(ctx, sqlEscortByOuting, outingID)
+	if err != nil {
+		return nil, err
+	}
+	if len(links) == 0 {
+		return nil, ErrNotFound
+	}
+	return &links[0], nil
 }

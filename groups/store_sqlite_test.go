@@ -37,6 +37,7 @@ func TestSQLiteHotQueriesUseIndexes(t *testing.T) {
 		{"one enrolment", sqlGroupEnrolment, []any{gid, "p1"}},
 		{"a group's marks", sqlMarks, []any{gid}},
 		{"a participant's escorts", sqlEscortsOf, []any{"p1", gid}},
+		{"an outing's escort link", sqlEscortByOuting, []any{"o1"}},
 	}
 	for _, q := range queries {
 		plan, err := d.QueryPlan(ctx, q.query, q.args...)

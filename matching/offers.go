@@ -79,6 +79,9 @@ type OfferState struct {
 	// version, the outing's ETag: a wave is not a change a coordinator's
 	// If-Match should trip over.
 	OfferRev int64 `bson:"offer_rev"`
+	// PreferredFirst is a companion named after the outing was made
+	// (PreferCompanion): the next wave goes to them alone, once.
+	PreferredFirst string `bson:"preferred_first,omitempty"`
 }
 
 // waitFor is how long a wave waits for an acceptance: OfferWait, or a
@@ -121,6 +124,9 @@ func (m *Matcher) tryOfferWave(ctx context.Context, outingID string, triggered b
 	}
 	alertDue := func(d *offerDoc) bool {
 		return !d.AlertedUnanswered && !d.UnansweredAlertAt.IsZero() && !now.Before(d.UnansweredAlertAt)
+	}
+	if snap.heldBack(now) {
+		return m.holdOffers(ctx, &snap)
 	}
 	if !waveDue(&snap) && !alertDue(&snap) {
 		return false, nil
@@ -210,11 +216,18 @@ func (m *Matcher) nextWave(ctx context.Context, d *offerDoc, now time.Time) ([]s
 			picked = append(picked, s.VolunteerID)
 		}
 	}
-	if d.OfferFirst != "" && d.OfferWave == 0 && !offered[d.OfferFirst] {
+	want := d.OfferFirst
+	if d.OfferWave > 0 {
+		want = "" // OfferFirst had the first wave
+	}
+	if d.PreferredFirst != "" {
+		want = d.PreferredFirst
+	}
+	if want != "" && !offered[want] {
 		// Every eligible volunteer, not only the best few: the one who came
 		// last time goes first wherever they rank.
 		all, _ := Rank(p.req, p.cands, RankOptions{Weights: m.weights})
-		if first := continuityFirst(d.OfferFirst, all); first != "" {
+		if first := continuityFirst(want, all); first != "" {
 			picked = []string{first}
 		}
 	}

@@ -109,6 +109,10 @@ type Outing struct {
 	// OfferFirst is a volunteer the first wave goes to alone (continuity:
 	// who accompanied the participant to the last session of a series).
 	OfferFirst string `bson:"offer_first,omitempty"`
+	// OfferHoldUntil holds the first wave back until then, unless a
+	// companion is preferred first before (PreferCompanion): a later
+	// outing of a series waits for the companion of the one before.
+	OfferHoldUntil time.Time `bson:"offer_hold_until,omitempty"`
 }
 
 // OutingRequest is what a participant (or a coordinator for them) asks for.
@@ -125,6 +129,8 @@ type OutingRequest struct {
 	Language        string
 	// OfferFirst: see Outing.OfferFirst.
 	OfferFirst string
+	// HoldOffersUntil: see Outing.OfferHoldUntil.
+	HoldOffersUntil time.Time
 }
 
 // Validate checks the request against the rules of docs/api.md, naming each

@@ -147,6 +147,7 @@ func (s *Service) CreateOuting(ctx context.Context, who auth.Identity, req Outin
 		CreatedAt: now, CreatedBy: who.UserID, UpdatedAt: now,
 		History:            []HistoryEntry{{At: now, ActorID: who.UserID, To: StatusOpen}},
 		ExcludedVolunteers: []string{}, DeclinedBy: []string{}, OfferFirst: req.OfferFirst,
+		OfferHoldUntil: req.HoldOffersUntil.UTC().Truncate(time.Millisecond),
 	}
 	// The first offer wave's recipients are chosen by the ranking when the
 	// event is delivered (matching issue); the event says "a new outing".

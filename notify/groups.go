@@ -84,3 +84,31 @@ func (n GroupNotifier) enqueue(ctx context.Context, jobs []Job, source string) e
 	}
 	return nil
 }
+
+// ForgetParticipant drops a participant's pending group news and reminders
+// of the given sessions (they left the group): news queued before they left
+// must not reach them after.
+func (n GroupNotifier) ForgetParticipant(ctx context.Context, participantID string, sessionIDs []string) error {
+	s := n.s
+	pending, err := s.st.PendingJobsOf(ctx, participantID)
+	if err != nil {
+		return fault.Wrap(err, "read pending pushes")
+	}
+	ofGroup := make(map[string]bool, len(sessionIDs))
+	for _, id := range sessionIDs {
+		ofGroup[id] = true
+	}
+	drop := Drop{Kinds: []string{kindReminder}, Recipient: participantID, EventTypes: []string{groups.PushEnrolled, groups.PushPromoted,
+		groups.PushSessionMoved, groups.PushSessionCancelled}}
+	done := map[string]bool{}
+	for _, j := range pending {
+		if !ofGroup[j.OutingID] || done[j.OutingID] || !drop.SelectsJob(j) {
+			continue
+		}
+		done[j.OutingID] = true
+		if _, err := s.st.DropOutingJobs(ctx, j.OutingID, drop); err != nil {
+			return fault.Wrap(err, "drop group pushes")
+		}
+	}
+	return nil
+}

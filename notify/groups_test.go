@@ -72,3 +72,40 @@ func TestGroupPushesAndSessionRemindersOnce(t *testing.T) {
 		t.Fatalf("%d session reminders sent, want 2", n)
 	}
 }
+
+// A leaver's group news still queued is dropped; others' news of the same
+// session, and the leaver's news of another group, stay.
+func TestLeaverGetsNoQueuedGroupNews(t *testing.T) {
+	h := newHarness(t)
+	srv := h.newServer(nil, "groups")
+	ctx := context.Background()
+	gn := srv.svc.Groups()
+	h.person("p1", false)
+	h.person("p2", false)
+	start := t0.Add(3 * 24 * time.Hour)
+	for _, p := range []groups.Push{
+		{Key: "group.enrolled|e1", Type: groups.PushEnrolled, OrgID: "org1", GroupID: "g1", SessionID: "s1", StartsAt: start, Recipients: []string{"p1"}},
+		{Key: "group.enrolled|e2", Type: groups.PushEnrolled, OrgID: "org1", GroupID: "g1", SessionID: "s1", StartsAt: start, Recipients: []string{"p2"}},
+		{Key: "group.enrolled|e3", Type: groups.PushEnrolled, OrgID: "org1", GroupID: "g9", SessionID: "s9", StartsAt: start, Recipients: []string{"p1"}},
+	} {
+		if err := gn.GroupPush(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := gn.ForgetParticipant(ctx, "p1", []string{"s1", "s2"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.pending("recipient = 'p1' AND outing_id = 's1'"); n != 0 {
+		t.Fatalf("%d of the leaver's news of g1 still queued", n)
+	}
+	if n := h.pending("(recipient = 'p2' AND outing_id = 's1') OR (recipient = 'p1' AND outing_id = 's9')"); n != 2 {
+		t.Fatalf("%d other news queued, want 2", n)
+	}
+	srv.start()
+	defer srv.stop()
+	waitFor(t, "the two other group.enrolled", func() bool { return len(h.messagesOfType(groups.PushEnrolled)) == 2 })
+	settle(t, srv)
+	if n := len(h.messagesOfType(groups.PushEnrolled)); n != 2 {
+		t.Fatalf("%d group.enrolled sent, want 2", n)
+	}
+}

@@ -144,6 +144,13 @@ type Drop struct {
 	Kinds      []string
 	EventTypes []string
 	KeepStart  *time.Time
+	// Recipient, when set, keeps the drop to that user's jobs.
+	Recipient string
+}
+
+// SelectsJob reports whether d selects pending job j.
+func (d Drop) SelectsJob(j Job) bool {
+	return (d.Recipient == "" || j.Recipient == d.Recipient) && d.Selects(j.Kind, j.Type, j.StartsAt)
 }
 
 // Selects reports whether d selects j.

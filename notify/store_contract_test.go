@@ -382,6 +382,10 @@ func testStore(t *testing.T, open func(t *testing.T) Store) {
 		if len(got) != 1 || got[0].DedupKey != "r-new-p" {
 			t.Fatalf("after the move %v", ids(got))
 		}
+		// One recipient's only: the volunteer's offer is not p1's.
+		if n, err := st.DropOutingJobs(ctx, "o1", Drop{EventTypes: []string{matching.EventOffer}, Recipient: "p1"}); err != nil || n != 0 {
+			t.Fatalf("dropped %d of p1's offers, %v; want 0", n, err)
+		}
 		// Cancelled: reminders, check-ins and offers; not the approval, not o2.
 		n, err = st.DropOutingJobs(ctx, "o1", Drop{Kinds: []string{kindReminder, kindCheckin}, EventTypes: []string{matching.EventOffer}})
 		if err != nil || n != 2 {

@@ -398,7 +398,7 @@ func (s *mongoStore) DropOutingJobs(ctx context.Context, outingID string, d Drop
 	}
 	var ids []string
 	for _, j := range js {
-		if d.Selects(j.Kind, j.Type, j.StartsAt) {
+		if d.SelectsJob(j) {
 			ids = append(ids, j.ID)
 		}
 	}

@@ -275,7 +275,7 @@ func (s *sqliteStore) DropOutingJobs(ctx context.Context, outingID string, d Dro
 			return err
 		}
 		for _, j := range js {
-			if !d.Selects(j.Kind, j.Type, j.StartsAt) {
+			if !d.SelectsJob(j) {
 				continue
 			}
 			if _, err := tx.ExecContext(ctx, qDeleteJob, j.ID); err != nil {
