@@ -106,6 +106,13 @@ type Outing struct {
 	// Erased is set when the participant's account was erased: personal
 	// fields are gone, the rest stays for statistics.
 	Erased bool `bson:"erased,omitempty"`
+	// Postponement is a move of a confirmed outing waiting for its
+	// companion's answer (postpone.go).
+	Postponement *Postponement `bson:"postponement,omitempty"`
+	// EndedEarly is set when one of the pair stopped the outing.
+	EndedEarly bool `bson:"ended_early,omitempty"`
+	// RecogniseBy is the companion's line for the day ("green scarf").
+	RecogniseBy string `bson:"recognise_by,omitempty"`
 }
 
 // OutingRequest is what a participant (or a coordinator for them) asks for.

@@ -42,6 +42,7 @@ func TestSQLiteHotQueriesUseIndexes(t *testing.T) {
 		{"organisation's page", sqlPageByOrg, page},
 		{"pending events", sqlPendingOutingIDs, []any{100}},
 		{"started unmatched", sqlStartedUnmatched, []any{now, 200}},
+		{"postponements due", sqlPostponementsDue, []any{now, 200}},
 		{"due offer checks", sqlDueOfferChecks, []any{now, 100}},
 		{"confirmed between", sqlConfirmedBetween, []any{now, now + 1, 5000}},
 		{"outings of a user", sqlOutingsOfUser, []any{"u1"}},
