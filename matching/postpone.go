@@ -210,10 +210,9 @@ func (s *Service) PostponeAccept(ctx context.Context, who auth.Identity, id stri
 		}
 		return Move{Action: ActionPostpone, Actor: who.UserID, From: o.Status, To: o.Status, Record: true, Reason: postponeAcceptReason,
 			Patch: &OutingPatch{StartsAt: p.StartsAt, EndsAt: p.EndsAt, ClearPostponement: true},
-			Events: []Event{
-				{Type: EventRescheduled, VolunteerID: o.VolunteerID},
-				{Type: EventPostponed, VolunteerID: o.VolunteerID, Recipients: []string{o.ParticipantID}, ToCoordinators: true},
-			}}, nil
+			// outing.postponed makes the reminders again at the new time
+			// (those of the old time went when the question was asked).
+			Events: []Event{{Type: EventPostponed, VolunteerID: o.VolunteerID, Recipients: []string{o.ParticipantID}, ToCoordinators: true}}}, nil
 	}, func(tctx context.Context, moved *Outing) error {
 		// The hold moves with the outing; another outing of theirs at the
 		// new time refuses the yes.
@@ -295,8 +294,10 @@ func (s *Service) reopenPostponed(ctx context.Context, who auth.Identity, id str
 		return Move{Action: ActionPostpone, Actor: who.UserID, From: o.Status, To: StatusOpen, Reason: reason,
 			ClearVolunteer: true, Decline: o.VolunteerID, Release: o.VolunteerID,
 			Patch: &OutingPatch{StartsAt: p.StartsAt, EndsAt: p.EndsAt, ClearPostponement: true, RecogniseBy: &empty},
+			// The participant hears the kind "we're finding new company"
+			// of any reopening; the volunteer who could not is not chased.
 			Events: []Event{
-				{Type: EventPostponed, VolunteerID: o.VolunteerID, Recipients: []string{o.ParticipantID}, ToCoordinators: true},
+				{Type: EventReopened, VolunteerID: o.VolunteerID, Recipients: []string{o.ParticipantID}, ToCoordinators: true},
 				{Type: EventOffer},
 			}}, nil
 	})

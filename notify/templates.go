@@ -5,6 +5,7 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"text/template"
 	"time"
@@ -19,7 +20,12 @@ var PushTypes = []string{
 	// An expired request tells the participant kindly that nobody could be
 	// found, and coordinators hear when offers run dry.
 	matching.EventExpired, matching.EventNoCandidates,
+	// The care around an outing (care.go).
+	matching.EventPostponeAsked, matching.EventPostponed, matching.EventEndedEarly, matching.EventHelp, ExpenseDecided,
 }
+
+// textTypes are texts that are not push types of their own.
+var textTypes = []string{reminderCard}
 
 // Languages are the languages every template exists in; the first is the fallback.
 var Languages = []string{"sv", "en"}
@@ -83,7 +89,7 @@ func loadCatalogue() (catalogue, error) {
 			}
 			c[lang][key] = t
 		}
-		for _, pt := range PushTypes {
+		for _, pt := range append(slices.Clone(PushTypes), textTypes...) {
 			for _, aud := range []string{audiencePerson, audienceCoordinator} {
 				if _, ok := c[lang][templateKey(pt, aud)]; !ok {
 					return nil, fmt.Errorf("templates/%s.json has no %q", lang, templateKey(pt, aud))
