@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/clavis-app/clavis/auth"
+	"github.com/clavis-app/clavis/expenses"
 	"github.com/clavis-app/clavis/matching"
 )
 
@@ -40,6 +41,9 @@ type config struct {
 	ShutdownTimeout time.Duration
 	AuditRetention  time.Duration
 	WorkerCount     int
+	// PostponeWait and ExpenseMaxOre: the care around an outing (serve_care.go).
+	PostponeWait  time.Duration
+	ExpenseMaxOre int
 }
 
 // loadConfig reads and validates the environment, naming every bad value.
@@ -94,6 +98,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		ShutdownTimeout: duration("CLAVIS_SHUTDOWN_TIMEOUT", 10*time.Second),
 		AuditRetention:  duration("CLAVIS_AUDIT_RETENTION", auth.DefaultAuditRetention),
 		WorkerCount:     integer("CLAVIS_WORKERS", 4, 1, 64),
+		PostponeWait:    duration("CLAVIS_POSTPONE_WAIT", matching.DefaultPostponeWait),
+		ExpenseMaxOre:   integer("CLAVIS_EXPENSE_MAX", int(expenses.DefaultMaxPerOuting), 1, 10_000_000),
 	}
 	switch lv := strings.ToLower(str("LOG_LEVEL", "info")); lv {
 	case "debug":

@@ -83,7 +83,8 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 		}
 	}
 
-	outings, err := matching.NewService(ctx, st.matching, matching.Config{Clock: clk, Directory: matching.AccountsDirectory(accounts), Logger: log})
+	outings, err := matching.NewService(ctx, st.matching, matching.Config{Clock: clk, Directory: matching.AccountsDirectory(accounts), Logger: log,
+		PostponeWait: cfg.PostponeWait})
 	if err != nil {
 		return err
 	}
@@ -117,6 +118,10 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 		return err
 	}
 	people.Register(notifier.PersonalHook())
+	spending, err := careServices(cfg, st, clk, outings, accounts, notifier)
+	if err != nil {
+		return err
+	}
 
 	workerCtx, stopWorkers := context.WithCancel(context.Background())
 	var workers sync.WaitGroup
@@ -148,6 +153,11 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 		defer workers.Done()
 		outings.RunExpirySweep(workerCtx, time.Minute)
 	}()
+	workers.Add(1)
+	go func() {
+		defer workers.Done()
+		outings.RunPostponeSweep(workerCtx, time.Minute)
+	}()
 	go func() {
 		defer workers.Done()
 		api.RunIdempotencySweeper(workerCtx, st.idempotency, clk, time.Hour, log)
@@ -158,7 +168,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 		Version: version, CORSOrigins: cfg.CORSOrigins, TrustedProxies: cfg.TrustedProxies,
 		Auth: accounts, Accounts: accounts,
 		Matching: outings, Idempotency: st.idempotency, Matcher: matcher,
-		Devices: notifier.Devices(),
+		Devices: notifier.Devices(), Expenses: spending,
 	})
 	if err != nil {
 		stopWorkers()

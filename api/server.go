@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/clavis-app/clavis/auth"
+	"github.com/clavis-app/clavis/expenses"
 	"github.com/clavis-app/clavis/internal/clock"
 	"github.com/clavis-app/clavis/internal/fault"
 	"github.com/clavis-app/clavis/matching"
@@ -72,6 +73,8 @@ type Deps struct {
 	// Matcher serves candidates, offers and participants' volunteer
 	// preferences; main.go builds it on Matching.
 	Matcher *matching.Matcher
+	// Expenses records and decides volunteers' expenses (care_routes.go).
+	Expenses *expenses.Service
 }
 
 // Server holds the app, its document and its dependencies.
@@ -164,6 +167,8 @@ func (s *Server) registerRoutes() error {
 		s.candidateRoutes,
 		s.preferenceRoutes,
 		s.deviceRoutes,
+		s.careRoutes,
+		s.expenseRoutes,
 	} {
 		if err := register(); err != nil {
 			return err

@@ -196,3 +196,38 @@ func (s *Service) Help(ctx context.Context, who auth.Identity, id, note string) 
 	})
 	return err
 }
+
+// CompanionFacts is what the expenses need of an outing its companion asks about.
+type CompanionFacts struct {
+	ID, OrgID, VolunteerID string
+	Completed              bool
+	CompletedAt, StartsAt  time.Time
+}
+
+// CompanionOuting tells the expenses about an outing who was the companion
+// of: NotFound when who may not know it, Forbidden when who knows it but
+// is not its companion.
+func (s *Service) CompanionOuting(ctx context.Context, who auth.Identity, id string) (CompanionFacts, error) {
+	o, err := s.st.Outing(ctx, id)
+	if err != nil {
+		return CompanionFacts{}, notFoundOr(err, "outing")
+	}
+	rel, err := s.relationTo(ctx, o, who)
+	if err != nil {
+		return CompanionFacts{}, err
+	}
+	switch rel {
+	case RelCompanion:
+	case RelNone:
+		return CompanionFacts{}, fault.NotFoundf("no such outing")
+	default:
+		return CompanionFacts{}, fault.Forbiddenf("only the outing's companion records its expenses")
+	}
+	f := CompanionFacts{ID: o.ID, OrgID: o.OrgID, VolunteerID: o.VolunteerID, StartsAt: o.StartsAt, Completed: o.Status == StatusCompleted}
+	for _, h := range o.History {
+		if h.To == StatusCompleted && h.From != StatusCompleted {
+			f.CompletedAt = h.At
+		}
+	}
+	return f, nil
+}
