@@ -42,7 +42,7 @@ type ExpensePushes struct{ N *notify.Service }
 // ExpenseDecided implements expenses.Notifier.
 func (p ExpensePushes) ExpenseDecided(ctx context.Context, e expenses.Expense) error {
 	return p.N.PushToUser(ctx, notify.ExpenseDecided, e.ID+":"+string(e.Status), e.VolunteerID, e.OrgID, e.OutingID,
-		e.OutingDate, e.DecidedAt.Add(expenseNewsFor))
+		e.OutingDate, e.DecidedAt.Add(expenseNewsFor)) // DecidedAt is set on a decided expense
 }
 
 // AccountName is a user's name as the accounts know it ("" when unknown).

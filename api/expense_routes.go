@@ -42,7 +42,7 @@ func (s *Server) expenseRoutes() error {
 			Description: "The volunteer is told (expense.decided). A decided expense: 409."},
 			s.needsExpenses(s.decideExpense(false))},
 		{Route{Method: "GET", Path: "/v1/organisations/:org_id/expenses", Summary: "An organisation's expenses; CSV for payout", Tag: "care",
-			Roles: coord, Response: expenses.Page{}, Problems: []int{404, 409},
+			Roles: coord, Response: expenses.Page{}, Produces: "text/csv", Problems: []int{404, 409},
 			Query: map[string]string{"status": "pending, approved or rejected (the CSV: approved unless named)", "from": "first outing date, YYYY-MM-DD (UTC)",
 				"to": "last outing date, YYYY-MM-DD (UTC), inclusive", "limit": "1 to 100, default 50", "cursor": "next_cursor of the previous page"},
 			QueryTypes:  map[string]any{"status": expenses.Status("")},

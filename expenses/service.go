@@ -290,7 +290,7 @@ func (s *Service) ExportCSV(ctx context.Context, who auth.Identity, orgID string
 			name = s.cfg.Name(ctx, e.VolunteerID)
 		}
 		decided := ""
-		if !e.DecidedAt.IsZero() {
+		if e.DecidedAt != nil {
 			decided = e.DecidedAt.Format(time.RFC3339)
 		}
 		if err := cw.Write([]string{e.ID, e.OutingID, e.OutingDate.Format(time.DateOnly), e.VolunteerID, cell(name), string(e.Kind),

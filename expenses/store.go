@@ -49,7 +49,7 @@ type Expense struct {
 	OutingDate time.Time `json:"outing_date" bson:"outing_date"`
 	CreatedAt  time.Time `json:"created_at" bson:"created_at"`
 	DecidedBy  string    `json:"decided_by,omitempty" bson:"decided_by,omitempty"`
-	DecidedAt  time.Time `json:"decided_at,omitzero" bson:"decided_at,omitempty"`
+	DecidedAt  *time.Time `json:"decided_at,omitempty" bson:"decided_at,omitempty"`
 }
 
 // Filter selects an organisation's expenses; From and To bound OutingDate

@@ -78,8 +78,9 @@ func (s *mongoStore) Expense(ctx context.Context, id string) (Expense, error) {
 
 func utc(e Expense) Expense {
 	e.OutingDate, e.CreatedAt = e.OutingDate.UTC(), e.CreatedAt.UTC()
-	if !e.DecidedAt.IsZero() {
-		e.DecidedAt = e.DecidedAt.UTC()
+	if e.DecidedAt != nil {
+		at := e.DecidedAt.UTC()
+		e.DecidedAt = &at
 	}
 	return e
 }

@@ -40,7 +40,11 @@ func scanExpense(r scanner) (Expense, error) {
 	var date, created, decided int64
 	err := r.Scan(&e.ID, &e.OrgID, &e.OutingID, &e.VolunteerID, &e.Kind, &e.AmountOre, &e.Note, &e.Status, &e.Reason,
 		&date, &created, &e.DecidedBy, &decided)
-	e.OutingDate, e.CreatedAt, e.DecidedAt = sqlite.Time(date), sqlite.Time(created), sqlite.Time(decided)
+	e.OutingDate, e.CreatedAt = sqlite.Time(date), sqlite.Time(created)
+	if decided != 0 {
+		at := sqlite.Time(decided)
+		e.DecidedAt = &at
+	}
 	return e, err
 }
 
@@ -55,7 +59,7 @@ func (s *sqliteStore) Insert(ctx context.Context, e Expense, capOre int64) error
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO expenses (`+sqlColumns+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 			e.ID, e.OrgID, e.OutingID, e.VolunteerID, string(e.Kind), e.AmountOre, e.Note, string(e.Status), e.Reason,
-			sqlite.Millis(e.OutingDate), sqlite.Millis(e.CreatedAt), e.DecidedBy, sqlite.Millis(e.DecidedAt))
+			sqlite.Millis(e.OutingDate), sqlite.Millis(e.CreatedAt), e.DecidedBy, millisOf(e.DecidedAt))
 		return err
 	})
 }
@@ -85,7 +89,7 @@ func (s *sqliteStore) Decide(ctx context.Context, id string, to Status, reason, 
 			string(to), reason, by, sqlite.Millis(at), id); err != nil {
 			return err
 		}
-		e.Status, e.Reason, e.DecidedBy, e.DecidedAt = to, reason, by, at
+		e.Status, e.Reason, e.DecidedBy, e.DecidedAt = to, reason, by, &at
 		out = e
 		return nil
 	})
@@ -137,4 +141,11 @@ func (s *sqliteStore) OutingTotal(ctx context.Context, outingID string) (int64, 
 	var sum int64
 	err := s.d.QueryRowContext(ctx, sqlOutingTotal, outingID).Scan(&sum)
 	return sum, err
+}
+
+func millisOf(t *time.Time) int64 {
+	if t == nil {
+		return 0
+	}
+	return sqlite.Millis(*t)
 }
