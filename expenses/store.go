@@ -46,9 +46,9 @@ type Expense struct {
 	Reason      string `json:"reason,omitempty" bson:"reason,omitempty" doc:"the coordinator's, once decided"`
 	// OutingDate is the outing's start: the day the money was spent, which
 	// the list's and the export's from/to select on.
-	OutingDate time.Time `json:"outing_date" bson:"outing_date"`
-	CreatedAt  time.Time `json:"created_at" bson:"created_at"`
-	DecidedBy  string    `json:"decided_by,omitempty" bson:"decided_by,omitempty"`
+	OutingDate time.Time  `json:"outing_date" bson:"outing_date"`
+	CreatedAt  time.Time  `json:"created_at" bson:"created_at"`
+	DecidedBy  string     `json:"decided_by,omitempty" bson:"decided_by,omitempty"`
 	DecidedAt  *time.Time `json:"decided_at,omitempty" bson:"decided_at,omitempty"`
 }
 
