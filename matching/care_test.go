@@ -3,6 +3,7 @@ package matching
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/clavis-app/clavis/internal/fault"
 )
@@ -35,5 +36,38 @@ func TestCheckAbout(t *testing.T) {
 		if want != "at most 200" && !strings.Contains(fe.Fields[0].Message, "before trust is built") {
 			t.Errorf("CheckAbout(%q) does not say why: %v", about, err)
 		}
+	}
+}
+
+// Whatever ends the companion's part while a postponement waits ends the
+// question too: an outing reopened by a suspension (at the asked-for time)
+// or cancelled by an erasure keeps no postponement, which would otherwise
+// block a later check-in and be swept again once re-confirmed.
+func TestCompanionGoneEndsPostponement(t *testing.T) {
+	now := time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)
+	start, later := now.Add(48*time.Hour), now.Add(96*time.Hour)
+	o := &Outing{ID: "o1", OrgID: "org1", ParticipantID: "p1", VolunteerID: "v1", Status: StatusConfirmed, StartsAt: start, EndsAt: start.Add(time.Hour),
+		Postponement: &Postponement{StartsAt: later, EndsAt: later.Add(time.Hour), AnswerBy: now.Add(12 * time.Hour)}}
+	m, err := DecideVolunteerSuspended(o, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := applyMove(*o, m, now)
+	if after.Status != StatusOpen || after.Postponement != nil || !after.StartsAt.Equal(later) {
+		t.Fatalf("suspended companion: %s at %s, postponement %+v", after.Status, after.StartsAt, after.Postponement)
+	}
+	m, err = DecideVolunteerErased(o, start.Add(time.Minute)) // past the old start: cancelled
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after := applyMove(*o, m, now); after.Status != StatusCancelled || after.Postponement != nil {
+		t.Fatalf("erased companion: %s, postponement %+v", after.Status, after.Postponement)
+	}
+	m, err = Decide(o, ActionErase, System, now, "account erased")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after := applyMove(*o, m, now); after.Postponement != nil {
+		t.Fatalf("erased participant: postponement %+v", after.Postponement)
 	}
 }

@@ -258,6 +258,7 @@ func Decide(o *Outing, a Action, who auth.Identity, now time.Time, reason string
 		e := ev(EventCancelled, o.VolunteerID)
 		e.ToCoordinators = true
 		m.Events = []Event{e}
+		m.Patch = cancelPostponed(o, m.To)
 	}
 	return m, nil
 }
@@ -320,6 +321,7 @@ func decideCompanionGone(o *Outing, a Action, reason string, reopen bool) (Move,
 		m.To = StatusCancelled
 		m.Events = []Event{{Type: EventCancelled, VolunteerID: o.VolunteerID, Recipients: []string{o.ParticipantID}, ToCoordinators: true}}
 	}
+	m.Patch = cancelPostponed(o, m.To)
 	return m, nil
 }
 
