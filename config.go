@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/clavis-app/clavis/auth"
+	"github.com/clavis-app/clavis/expenses"
 	"github.com/clavis-app/clavis/matching"
 	"github.com/clavis-app/clavis/outcomes"
 )
@@ -42,6 +43,9 @@ type config struct {
 	ShutdownTimeout time.Duration
 	AuditRetention  time.Duration
 	WorkerCount     int
+	// PostponeWait and ExpenseMaxOre: the care around an outing (serve_care.go).
+	PostponeWait  time.Duration
+	ExpenseMaxOre int
 	// ConsoleIdle and ConsoleSecureCookie configure the coordinators' console (/console).
 	ConsoleIdle         time.Duration
 	ConsoleSecureCookie bool
@@ -101,6 +105,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		AuditRetention:  duration("CLAVIS_AUDIT_RETENTION", auth.DefaultAuditRetention),
 		WorkerCount:     integer("CLAVIS_WORKERS", 4, 1, 64),
 		ConsoleIdle:     duration("CLAVIS_CONSOLE_IDLE_TIMEOUT", 30*time.Minute),
+		PostponeWait:    duration("CLAVIS_POSTPONE_WAIT", matching.DefaultPostponeWait),
+		ExpenseMaxOre:   integer("CLAVIS_EXPENSE_MAX", int(expenses.DefaultMaxPerOuting), 1, 10_000_000),
 	}
 	switch v := str("CLAVIS_CONSOLE_SECURE_COOKIE", "false"); v {
 	case "true", "1":

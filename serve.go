@@ -87,7 +87,8 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 		}
 	}
 
-	outings, err := matching.NewService(ctx, st.matching, matching.Config{Clock: clk, Directory: matching.AccountsDirectory(accounts), Logger: log})
+	outings, err := matching.NewService(ctx, st.matching, matching.Config{Clock: clk, Directory: matching.AccountsDirectory(accounts), Logger: log,
+		PostponeWait: cfg.PostponeWait})
 	if err != nil {
 		return err
 	}
@@ -129,6 +130,10 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 	if err != nil {
 		return err
 	}
+	spending, err := careServices(cfg, st, clk, outings, accounts, notifier)
+	if err != nil {
+		return err
+	}
 
 	workerCtx, stopWorkers := context.WithCancel(context.Background())
 	var workers sync.WaitGroup
@@ -161,6 +166,11 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 		defer workers.Done()
 		outings.RunExpirySweep(workerCtx, time.Minute)
 	}()
+	workers.Add(1)
+	go func() {
+		defer workers.Done()
+		outings.RunPostponeSweep(workerCtx, time.Minute)
+	}()
 	go func() {
 		defer workers.Done()
 		api.RunIdempotencySweeper(workerCtx, st.idempotency, clk, time.Hour, log)
@@ -181,7 +191,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 		Version: version, CORSOrigins: cfg.CORSOrigins, TrustedProxies: cfg.TrustedProxies,
 		Auth: accounts, Accounts: accounts,
 		Matching: outings, Idempotency: st.idempotency, Matcher: matcher,
-		Devices: notifier.Devices(), Groups: groupSvc, Outcomes: outcomeSvc, Extra: mountConsole,
+		Devices: notifier.Devices(), Groups: groupSvc, Outcomes: outcomeSvc, Expenses: spending, Extra: mountConsole,
 	})
 	if err != nil {
 		stopWorkers()

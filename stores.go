@@ -9,6 +9,7 @@ import (
 
 	"github.com/clavis-app/clavis/api"
 	"github.com/clavis-app/clavis/auth"
+	"github.com/clavis-app/clavis/expenses"
 	"github.com/clavis-app/clavis/groups"
 	"github.com/clavis-app/clavis/internal/db"
 	"github.com/clavis-app/clavis/internal/sqlite"
@@ -29,6 +30,7 @@ type stores struct {
 	groups      groups.Store
 	outcomes    outcomes.Store
 	idempotency api.IdempotencyStore
+	expenses    expenses.Store
 	seedRuns    seed.Runs
 	ping        func(context.Context) error
 	close       func()
@@ -54,6 +56,7 @@ func openStores(ctx context.Context, cfg config, log *slog.Logger) (*stores, err
 		func() (err error) { s.outcomes, err = outcomes.NewSQLiteStore(ctx, d); return },
 		func() (err error) { s.idempotency, err = api.NewIdempotencySQLite(ctx, d); return },
 		func() (err error) { s.seedRuns, err = seed.NewSQLiteRuns(ctx, d); return },
+		func() (err error) { s.expenses, err = expenses.NewSQLiteStore(ctx, d); return },
 	); err != nil {
 		return nil, err
 	}
@@ -79,6 +82,7 @@ func openMongoStores(ctx context.Context, cfg config, log *slog.Logger) (*stores
 		func() (err error) { s.outcomes, err = outcomes.NewMongoStore(ctx, d); return },
 		func() (err error) { s.idempotency, err = api.NewIdempotencyMongo(ctx, d); return },
 		func() error { s.seedRuns = seed.NewMongoRuns(d); return nil },
+		func() (err error) { s.expenses, err = expenses.NewMongoStore(ctx, d); return },
 	); err != nil {
 		return nil, err
 	}

@@ -32,7 +32,8 @@ type Route struct {
 	// Response is a zero value of the success body type, or nil for no body.
 	Response any
 	// Produces is the media type of a success body that has no Go type
-	// (metrics, the docs page), documented as a plain string.
+	// (metrics, the docs page), documented as a plain string; with a
+	// Response too, a second media type of the answer, chosen by Accept.
 	Produces string
 	// Status is the success status (200 when zero).
 	Status int
@@ -224,6 +225,10 @@ func (s *Server) addToDoc(r Route) error {
 		}
 		resp = resp.WithJSONSchemaRef(sch)
 		resp.Content.Get("application/json").Example = s.example(sch)
+		if r.Produces != "" {
+			// A second form of the same answer, chosen by Accept (a CSV export).
+			resp.Content[r.Produces] = openapi3.NewMediaType().WithSchema(openapi3.NewStringSchema())
+		}
 	} else if r.Produces != "" {
 		sch := openapi3.NewStringSchema()
 		if strings.HasSuffix(r.Produces, "json") {

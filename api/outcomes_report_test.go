@@ -193,7 +193,7 @@ func buildOutcomeFixture(t *testing.T, e *testEnv) *outcomeFixture {
 		{EnrolmentID: "e5", ParticipantID: f.p[5].ID},
 	}}
 	envGroupStandIns.Store(e, f.groups)
-	envExpenses.Store(e, outcomes.Expenses(fakeExpenses(12345)))
+	envExpenseStandIns.Store(e, outcomes.Expenses(fakeExpenses(12345)))
 	st2, body := e.Call("PUT", "/v1/organisations/"+f.org+"/goals", f.coord, map[string]any{
 		"participants": 4, "group_completion_rate": 0.5, "confidence_improved_share": 0.7, "social_improved_share": 0.25, "milestone_people": 3})
 	e.Want(st2, body, 200)

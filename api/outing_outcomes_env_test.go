@@ -52,9 +52,9 @@ func (o testOutcomeOutings) ParticipantGender(ctx context.Context, id string) (s
 	return matchingOf(o.e).ParticipantGender(ctx, id)
 }
 
-// envGroupStandIns and envExpenses hold a test's stand-ins for the groups and
+// envGroupStandIns and envExpenseStandIns hold a test's stand-ins for the groups and
 // expenses packages (not on this branch), per env; none: zero figures.
-var envGroupStandIns, envExpenses sync.Map
+var envGroupStandIns, envExpenseStandIns sync.Map
 
 type lazyGroups struct{ e *testEnv }
 
@@ -75,7 +75,7 @@ func (g lazyGroups) EnrolmentIDsOf(ctx context.Context, participantID string) ([
 type lazyExpenses struct{ e *testEnv }
 
 func (x lazyExpenses) ApprovedExpensesOre(ctx context.Context, org string, from, to time.Time) (int64, error) {
-	if v, ok := envExpenses.Load(x.e); ok {
+	if v, ok := envExpenseStandIns.Load(x.e); ok {
 		return v.(outcomes.Expenses).ApprovedExpensesOre(ctx, org, from, to)
 	}
 	return 0, nil

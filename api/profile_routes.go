@@ -23,6 +23,7 @@ type volunteerProfileBody struct {
 	Gender            string        `json:"gender" validate:"required,oneof=female male other unspecified"`
 	Skills            []string      `json:"skills" validate:"max=20,dive,min=1,max=40"`
 	MaxOutingsPerWeek int           `json:"max_outings_per_week" validate:"required,min=1,max=21"`
+	About             string        `json:"about,omitempty" doc:"up to 200 characters about yourself, shown on the participant's what-to-expect card; no phone number, e-mail or street address"`
 }
 
 type slotBody struct {
@@ -105,6 +106,7 @@ func (s *Server) putVolunteerProfile(c *fiber.Ctx) error {
 	v, err := s.deps.Matching.PutVolunteerProfile(c.UserContext(), Caller(c), matching.VolunteerProfileInput{
 		Home: matching.GeoPoint{Lat: *b.Home.Lat, Lon: *b.Home.Lon}, TravelRadiusKm: b.TravelRadiusKm,
 		Languages: b.Languages, Gender: b.Gender, Skills: b.Skills, MaxOutingsPerWeek: b.MaxOutingsPerWeek,
+		About: b.About,
 	})
 	if err != nil {
 		return err

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/clavis-app/clavis/auth"
+	"github.com/clavis-app/clavis/expenses"
 	"github.com/clavis-app/clavis/groups"
 	"github.com/clavis-app/clavis/internal/clock"
 	"github.com/clavis-app/clavis/internal/fault"
@@ -78,6 +79,8 @@ type Deps struct {
 	Groups *groups.Service
 	// Outcomes serves check-ins, milestones, pulse, goals and the report (nil: 503).
 	Outcomes *outcomes.Service
+	// Expenses records and decides volunteers' expenses (care_routes.go).
+	Expenses *expenses.Service
 }
 
 // Server holds the app, its document and its dependencies.
@@ -172,6 +175,8 @@ func (s *Server) registerRoutes() error {
 		s.deviceRoutes,
 		s.groupRoutes,
 		s.outcomeRoutes,
+		s.careRoutes,
+		s.expenseRoutes,
 	} {
 		if err := register(); err != nil {
 			return err

@@ -47,6 +47,10 @@ type Store interface {
 	InsertOrganisation(ctx context.Context, o Organisation) error
 	// Organisation returns one organisation; ErrNotFound.
 	Organisation(ctx context.Context, id string) (Organisation, error)
+	// SetOrgContact sets an organisation's contact (ErrNotFound without the
+	// organisation); OrgContact reads it (ErrNotFound when none is set).
+	SetOrgContact(ctx context.Context, c OrgContact) error
+	OrgContact(ctx context.Context, orgID string) (OrgContact, error)
 
 	// InsertInvite stores a new invite; ErrDuplicate if its code is taken.
 	InsertInvite(ctx context.Context, inv Invite) error

@@ -112,6 +112,8 @@ func race(t *testing.T, n int, want error, fn func(i int) error) int {
 func testStore(t *testing.T, open func(t *testing.T) Store) {
 	ctx := context.Background()
 
+	t.Run("organisation contact", func(t *testing.T) { testOrgContactStore(t, open(t)) })
+
 	t.Run("users", func(t *testing.T) {
 		st := open(t)
 		u := testUser("u1", "org1", RoleVolunteer, StatusActive)

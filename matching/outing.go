@@ -113,6 +113,13 @@ type Outing struct {
 	// companion is preferred first before (PreferCompanion): a later
 	// outing of a series waits for the companion of the one before.
 	OfferHoldUntil time.Time `bson:"offer_hold_until,omitempty"`
+	// Postponement is a move of a confirmed outing waiting for its
+	// companion's answer (postpone.go).
+	Postponement *Postponement `bson:"postponement,omitempty"`
+	// EndedEarly is set when one of the pair stopped the outing.
+	EndedEarly bool `bson:"ended_early,omitempty"`
+	// RecogniseBy is the companion's line for the day ("green scarf").
+	RecogniseBy string `bson:"recognise_by,omitempty"`
 }
 
 // OutingRequest is what a participant (or a coordinator for them) asks for.

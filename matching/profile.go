@@ -1,6 +1,7 @@
 package matching
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -58,6 +59,9 @@ type VolunteerProfile struct {
 	Gender            string      `bson:"gender"`
 	Skills            []string    `bson:"skills"`
 	MaxOutingsPerWeek int         `bson:"max_outings_per_week"`
+	// About is the volunteer's line about themselves on the participant's
+	// what-to-expect card (care.go).
+	About string `bson:"about,omitempty"`
 	// Availability is nil until the volunteer sets it.
 	Availability *availability.Spec `bson:"availability,omitempty"`
 	Commitments  []Commitment       `bson:"commitments"`
@@ -106,6 +110,7 @@ type VolunteerProfileInput struct {
 	Gender            string
 	Skills            []string
 	MaxOutingsPerWeek int
+	About             string
 }
 
 // Validate names each broken field.
@@ -135,6 +140,12 @@ func (in VolunteerProfileInput) Validate() error {
 	}
 	if in.MaxOutingsPerWeek < 1 || in.MaxOutingsPerWeek > MaxOutingsPerWeek {
 		bad("max_outings_per_week", fmt.Sprintf("must be from 1 to %d", MaxOutingsPerWeek))
+	}
+	if err := CheckAbout(strings.TrimSpace(in.About)); err != nil {
+		var fe *fault.Error
+		if errors.As(err, &fe) {
+			errs = append(errs, fe.Fields...)
+		}
 	}
 	if len(errs) > 0 {
 		return fault.Invalid(errs...)
@@ -167,6 +178,7 @@ type VolunteerProfileView struct {
 	Gender            string    `json:"gender" enum:"female male other unspecified"`
 	Skills            []string  `json:"skills"`
 	MaxOutingsPerWeek int       `json:"max_outings_per_week"`
+	About             string    `json:"about,omitempty" doc:"shown on the participant's what-to-expect card"`
 	UpdatedAt         time.Time `json:"updated_at"`
 }
 
@@ -174,7 +186,7 @@ func (p *VolunteerProfile) view() VolunteerProfileView {
 	return VolunteerProfileView{
 		UserID: p.UserID, OrganisationID: p.OrgID, Home: p.Home, TravelRadiusKm: p.TravelRadiusKm,
 		Languages: nonNil(p.Languages), Gender: p.Gender, Skills: nonNil(p.Skills),
-		MaxOutingsPerWeek: p.MaxOutingsPerWeek, UpdatedAt: p.UpdatedAt,
+		MaxOutingsPerWeek: p.MaxOutingsPerWeek, About: p.About, UpdatedAt: p.UpdatedAt,
 	}
 }
 

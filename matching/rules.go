@@ -29,6 +29,12 @@ const (
 	// ActionSuspend is the system acting for a suspension: the companion's
 	// live outings reopen (or, within the hour, are cancelled).
 	ActionSuspend Action = "suspend"
+	// ActionPostpone, ActionStop and ActionHelp are the care around an
+	// outing (postpone.go, care.go); they are decided there, not by rules.
+	ActionPostpone  Action = "postpone"
+	ActionStop      Action = "stop"
+	ActionHelp      Action = "help"
+	ActionRecognise Action = "recognise"
 )
 
 // Relation is how a caller stands to one outing; the rules speak of
@@ -137,6 +143,8 @@ type Move struct {
 	// Record writes a history entry (and bumps the version) although the
 	// status stays: the second person's check-in.
 	Record bool
+	// Patch changes fields besides status (care.go, postpone.go).
+	Patch *OutingPatch
 }
 
 // Changes reports whether the move is written as a step of the history
@@ -217,7 +225,11 @@ func Decide(o *Outing, a Action, who auth.Identity, now time.Time, reason string
 			e.ToCoordinators = rel != RelCoordinator
 			m.Events = []Event{e}
 		}
+		m.Patch = cancelPostponed(o, m.To)
 	case ActionCheckIn:
+		if o.Postponement != nil {
+			return Move{}, fault.StateConflictf("the outing is being moved to another time")
+		}
 		if now.Before(o.StartsAt.Add(-CheckInOpens)) {
 			return Move{}, fault.StateConflictf("check-in opens 30 minutes before the start")
 		}
@@ -246,6 +258,7 @@ func Decide(o *Outing, a Action, who auth.Identity, now time.Time, reason string
 		e := ev(EventCancelled, o.VolunteerID)
 		e.ToCoordinators = true
 		m.Events = []Event{e}
+		m.Patch = cancelPostponed(o, m.To)
 	}
 	return m, nil
 }
@@ -308,6 +321,7 @@ func decideCompanionGone(o *Outing, a Action, reason string, reopen bool) (Move,
 		m.To = StatusCancelled
 		m.Events = []Event{{Type: EventCancelled, VolunteerID: o.VolunteerID, Recipients: []string{o.ParticipantID}, ToCoordinators: true}}
 	}
+	m.Patch = cancelPostponed(o, m.To)
 	return m, nil
 }
 
@@ -376,6 +390,9 @@ func applyMove(o Outing, m Move, now time.Time) Outing {
 		o.Version++
 		o.UpdatedAt = now
 		o.History = append(slices.Clone(o.History), HistoryEntry{At: now, ActorID: m.Actor, From: m.From, To: m.To, Reason: m.Reason})
+	}
+	if m.Patch != nil {
+		m.Patch.apply(&o)
 	}
 	if len(m.Events) > 0 {
 		o.PendingEvents = append(slices.Clone(o.PendingEvents), m.Events...)

@@ -52,6 +52,9 @@ type Config struct {
 	Clock     clock.Clock
 	Directory Directory
 	Logger    *slog.Logger
+	// PostponeWait is how long a companion has to answer a postponement
+	// (CLAVIS_POSTPONE_WAIT; default 12 h, never past the new start).
+	PostponeWait time.Duration
 }
 
 // Service is matching's API for the HTTP layer, the sweeps and main.go:
@@ -64,6 +67,8 @@ type Service struct {
 	// wake carries ids of outings that just got events to a running
 	// dispatcher; a full channel only delays delivery to the next scan.
 	wake chan string
+	// postponeWait: Config.PostponeWait.
+	postponeWait time.Duration
 }
 
 // NewService builds the service over st (NewSQLiteStore or NewMongoStore).
@@ -77,7 +82,10 @@ func NewService(ctx context.Context, st Store, cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Service{st: st, clock: cfg.Clock, dir: cfg.Directory, log: cfg.Logger, wake: make(chan string, 1024)}, nil
+	if cfg.PostponeWait <= 0 {
+		cfg.PostponeWait = DefaultPostponeWait
+	}
+	return &Service{st: st, clock: cfg.Clock, dir: cfg.Directory, log: cfg.Logger, wake: make(chan string, 1024), postponeWait: cfg.PostponeWait}, nil
 }
 
 // now is the service's time, at the millisecond precision MongoDB keeps,
@@ -583,7 +591,7 @@ func (s *Service) PutVolunteerProfile(ctx context.Context, who auth.Identity, in
 		p.OrgID, p.Status, p.HasProfile = who.OrgID, who.Status, true
 		p.Home, p.HomeCell = in.Home, HomeCell(in.Home.Lat, in.Home.Lon)
 		p.TravelRadiusKm, p.Languages, p.Gender = in.TravelRadiusKm, in.Languages, in.Gender
-		p.Skills, p.MaxOutingsPerWeek = skills, in.MaxOutingsPerWeek
+		p.Skills, p.MaxOutingsPerWeek, p.About = skills, in.MaxOutingsPerWeek, strings.TrimSpace(in.About)
 		p.Commitments, p.UpdatedAt = nonNil(p.Commitments), now
 		return true, nil
 	})

@@ -58,6 +58,9 @@ type Store interface {
 	RemoveDeliveredEvents(ctx context.Context, id string, eventIDs []string) error
 	// StartedUnmatchedOutingIDs are open or pending outings whose start is not after now.
 	StartedUnmatchedOutingIDs(ctx context.Context, now time.Time, limit int) ([]string, error)
+	// PostponementsDue lists confirmed outings whose postponement was not
+	// answered by now (postpone.go).
+	PostponementsDue(ctx context.Context, now time.Time, limit int) ([]string, error)
 	// ConfirmedOutingsBetween lists confirmed outings starting in [from, to), soonest first.
 	ConfirmedOutingsBetween(ctx context.Context, from, to time.Time, limit int) ([]ConfirmedOuting, error)
 	// ReportRows lists an organisation's outings requested in [from, to)
@@ -245,7 +248,7 @@ func notFoundOr(err error, what string) error {
 
 // moveWrites reports whether m changes anything stored.
 func moveWrites(m Move) bool {
-	return m.Changes() || m.SetVolunteer != "" || m.ClearVolunteer || m.Exclude != "" || m.Decline != "" || len(m.Events) > 0
+	return m.Changes() || m.Patch != nil || m.SetVolunteer != "" || m.ClearVolunteer || m.Exclude != "" || m.Decline != "" || len(m.Events) > 0
 }
 
 // outingPeople are the user ids an outing names: the erasure's index.

@@ -200,6 +200,8 @@ func testStore(t *testing.T, open func(t *testing.T) Store) {
 		}
 	})
 
+	t.Run("postponements and care fields", func(t *testing.T) { testCareStore(t, open(t)) })
+
 	t.Run("transition race", func(t *testing.T) {
 		st := open(t)
 		insert(t, st, contractOuting("o1", "p1", contractNow.Add(48*time.Hour), contractNow))

@@ -70,6 +70,7 @@ func NewMongoStore(ctx context.Context, d *db.DB) (Store, error) {
 		{s.outings, idx("has_pending_events")},
 		{s.outings, idx("status", "offer_check_at")},
 		{s.outings, idx("offered_ids")},
+		{s.outings, idx("postponement.answer_by_ms")},
 		{s.volunteers, idx("organisation_id", "status", "home_cell")},
 		{s.participants, idx("organisation_id")},
 		{s.feedback, idx("author_id")},
@@ -190,8 +191,15 @@ func moveUpdate(m Move, now time.Time) bson.M {
 			set["volunteer_name"] = m.SetVolunteerName
 		}
 	}
+	unset := bson.M{}
 	if m.ClearVolunteer {
-		upd["$unset"] = bson.M{"volunteer_id": "", "volunteer_name": ""}
+		unset["volunteer_id"], unset["volunteer_name"] = "", ""
+	}
+	if m.Patch != nil {
+		m.Patch.mongo(set, unset)
+	}
+	if len(unset) > 0 {
+		upd["$unset"] = unset
 	}
 	if m.Exclude != "" {
 		addToSet["excluded_volunteers"] = m.Exclude

@@ -43,6 +43,7 @@ func TestSQLiteHotQueriesUseIndexes(t *testing.T) {
 		{"report rows (outcome report)", sqlReportRows, []any{"x", int64(0), "", now, 1000}},
 		{"pending events", sqlPendingOutingIDs, []any{100}},
 		{"started unmatched", sqlStartedUnmatched, []any{now, 200}},
+		{"postponements due", sqlPostponementsDue, []any{now, 200}},
 		{"due offer checks", sqlDueOfferChecks, []any{now, 100}},
 		{"confirmed between", sqlConfirmedBetween, []any{now, now + 1, 5000}},
 		{"an organisation's outings starting", sqlOutingsStarting, []any{"org1", `["open","confirmed"]`, now, now + 1, 500}},
@@ -89,6 +90,8 @@ func TestSQLiteHotQueriesUseIndexes(t *testing.T) {
 		sqlOpenNearKeys:          "COVERING INDEX outings_open_in_box (organisation_id=? AND status=? AND starts_at>?)",
 		sqlVolunteerKeysInCells:  "COVERING INDEX volunteer_profiles_reach (organisation_id=? AND status=? AND home_cell=?",
 		sqlVolunteerKeysReaching: "COVERING INDEX volunteer_profiles_reach (organisation_id=? AND status=? AND home_cell=?",
+		// Not the status index, which grows with every completed outing.
+		sqlPostponementsDue: "outings_postpone_due (postpone_answer_by<?)",
 	}
 	growing := []string{"outings", "outing_people", "outing_offers", "volunteer_profiles", "participant_profiles", "feedback", "preferences", "preference_volunteers"}
 	for _, c := range cases {

@@ -31,6 +31,9 @@ type OutingView struct {
 	CreatedAt       time.Time    `json:"created_at"`
 	Limited         bool         `json:"limited,omitempty" doc:"true in the view for a volunteer who is not the approved companion"`
 	SupportNeeds    string       `json:"support_needs,omitempty" doc:"coordinators only"`
+	// Postponement is set while the companion is asked about a new time.
+	Postponement *PostponementView `json:"postponement,omitempty" doc:"a move to a new time waiting for the companion's answer"`
+	EndedEarly   bool              `json:"ended_early,omitempty" doc:"true when one of the pair stopped the outing"`
 }
 
 // PointView is an exact meeting point.
@@ -66,7 +69,10 @@ func ViewFor(o *Outing, who auth.Identity) OutingView {
 		ID: o.ID, ParticipantID: o.ParticipantID, OrganisationID: o.OrgID, Kind: o.Kind,
 		StartsAt: o.StartsAt, EndsAt: o.EndsAt, CompanionGender: o.CompanionGender,
 		Language: o.Language, Status: o.Status, VolunteerID: o.VolunteerID,
-		Version: o.Version, CreatedAt: o.CreatedAt,
+		Version: o.Version, CreatedAt: o.CreatedAt, EndedEarly: o.EndedEarly,
+	}
+	if p := o.Postponement; p != nil {
+		v.Postponement = &PostponementView{StartsAt: p.StartsAt, EndsAt: p.EndsAt, AskedAt: p.AskedAt, AnswerBy: p.AnswerBy}
 	}
 	if who.Role == auth.RoleVolunteer && !approvedCompanion(o, who) {
 		v.Limited = true

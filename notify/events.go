@@ -68,6 +68,12 @@ func (s *Service) Consume(ctx context.Context, e matching.Event) error {
 		if _, err := s.st.DropOutingJobs(ctx, e.OutingID, Drop{Kinds: []string{kindCheckin}}); err != nil {
 			return fault.Wrap(err, "drop push jobs")
 		}
+	case matching.EventPostponeAsked, matching.EventPostponed, matching.EventEndedEarly, matching.EventHelp:
+		more, err := s.careJobs(ctx, e, now)
+		if err != nil {
+			return err
+		}
+		jobs = append(jobs, more...)
 	case matching.EventReminder, matching.EventCheckinMissed, matching.EventNoCandidates:
 		push(e.Type, direct, e.ToCoordinators)
 	default:
@@ -108,6 +114,9 @@ func (s *Service) countCreated(jobs []Job, n int, source string) {
 // deadlineOf is when a push about an outing stops being useful: its start,
 // or for a missed check-in its end.
 func deadlineOf(pushType string, start, end time.Time) time.Time {
+	if d, ok := careDeadline(pushType, start, end); ok {
+		return d
+	}
 	if pushType == matching.EventExpired {
 		// Expiry happens after the start by definition; "nobody could be
 		// found this time" still helps the participant later that day.

@@ -51,9 +51,12 @@ func TestApprovalAndRemindersArriveOnceEach(t *testing.T) {
 	for _, m := range h.messagesOfType("outing.reminder") {
 		got[m.Token+" "+m.Notification.Body]++
 	}
+	// The 2 h reminder also says the what-to-expect card is ready.
 	want := map[string]int{
-		"tok-p1 Din aktivitet är torsdag 5 mars kl. 14:00.":   2,
-		"tok-v1 Your outing is on Thursday 5 March at 14:00.": 2,
+		"tok-p1 Din aktivitet är torsdag 5 mars kl. 14:00.":                                                  1,
+		"tok-p1 Din aktivitet är torsdag 5 mars kl. 14:00. Ditt kort om vad du kan vänta dig finns i appen.": 1,
+		"tok-v1 Your outing is on Thursday 5 March at 14:00.":                                                1,
+		"tok-v1 Your outing is on Thursday 5 March at 14:00. Your what-to-expect card is ready in the app.":  1,
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("reminders %v, want %v", got, want)

@@ -224,7 +224,7 @@ func (p *pool) process(ctx context.Context, items []*item) {
 			continue
 		}
 		for _, who := range it.people {
-			if who.r.QuietHours {
+			if who.r.QuietHours && !urgent(j.Type) {
 				if until, wait := deferUntil(j.StartsAt, now, who.loc); wait {
 					if t.deferTo.IsZero() || until.Before(t.deferTo) {
 						t.deferTo = until
@@ -237,7 +237,7 @@ func (p *pool) process(ctx context.Context, items []*item) {
 				t.noDevice++
 				continue
 			}
-			title, body, err := s.texts.render(who.r.Language, j.Type, who.audience, j.StartsAt, who.loc)
+			title, body, err := s.texts.render(who.r.Language, textType(j), who.audience, j.StartsAt, who.loc)
 			if err != nil {
 				t.gaveUp++
 				t.lastErr = "template: " + err.Error()

@@ -223,7 +223,7 @@ func fcmMessage(m Message, now time.Time) *messaging.Message {
 	ttl := m.Deadline.Sub(now)
 	ttl = max(0, min(ttl, fcmMaxTTL)).Truncate(time.Second)
 	ck := collapseKey(m.OutingID, m.Type)
-	return &messaging.Message{
+	msg := &messaging.Message{
 		Token:        m.Token,
 		Data:         map[string]string{"type": m.Type, "outing_id": m.OutingID, "push_id": m.PushID},
 		Notification: &messaging.Notification{Title: m.Title, Body: m.Body},
@@ -241,6 +241,10 @@ func fcmMessage(m Message, now time.Time) *messaging.Message {
 			"TTL": strconv.FormatInt(int64(ttl/time.Second), 10), "Urgency": "high", "Topic": ck,
 		}},
 	}
+	if urgent(m.Type) {
+		urgentMessage(msg)
+	}
+	return msg
 }
 
 // classify turns one FCM error into a verdict:

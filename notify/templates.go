@@ -5,6 +5,7 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"text/template"
 	"time"
@@ -25,7 +26,12 @@ var PushTypes = []string{
 	// Outcomes' asks (about no outing; the coordinator texts are never sent
 	// but every type has both audiences).
 	PushWellbeingDue, PushPulseDue,
+	// The care around an outing (care.go).
+	matching.EventPostponeAsked, matching.EventPostponed, matching.EventEndedEarly, matching.EventHelp, ExpenseDecided,
 }
+
+// textTypes are texts that are not push types of their own.
+var textTypes = []string{reminderCard}
 
 // Languages are the languages every template exists in; the first is the fallback.
 var Languages = []string{"sv", "en"}
@@ -89,7 +95,7 @@ func loadCatalogue() (catalogue, error) {
 			}
 			c[lang][key] = t
 		}
-		for _, pt := range PushTypes {
+		for _, pt := range append(slices.Clone(PushTypes), textTypes...) {
 			for _, aud := range []string{audiencePerson, audienceCoordinator} {
 				if _, ok := c[lang][templateKey(pt, aud)]; !ok {
 					return nil, fmt.Errorf("templates/%s.json has no %q", lang, templateKey(pt, aud))
