@@ -126,11 +126,11 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 	if err != nil {
 		return err
 	}
-	outcomeSvc, err := newOutcomes(st.outcomes, clk, log, cfg.WellbeingEvery, accounts, outings, notifier, people)
+	spending, err := careServices(cfg, st, clk, outings, accounts, notifier)
 	if err != nil {
 		return err
 	}
-	spending, err := careServices(cfg, st, clk, outings, accounts, notifier)
+	outcomeSvc, err := newOutcomes(st.outcomes, clk, log, cfg.WellbeingEvery, accounts, outings, notifier, people, spending)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/clavis-app/clavis/auth"
+	"github.com/clavis-app/clavis/expenses"
 	"github.com/clavis-app/clavis/internal/clock"
 	"github.com/clavis-app/clavis/internal/personal"
 	"github.com/clavis-app/clavis/matching"
@@ -18,13 +19,15 @@ const outcomeAskSweep = 10 * time.Minute
 
 // newOutcomes builds the outcomes service on the other packages' reads.
 // Its personal hook is registered after matching's so that erasure runs it
-// first, while the person's outings still name them. Groups and Expenses
-// stay nil until those packages exist (their figures are zero).
+// first, while the person's outings still name them. The report's expense
+// total comes from the expenses package.
 func newOutcomes(st outcomes.Store, clk clock.Clock, log *slog.Logger, every time.Duration,
-	accounts *auth.Service, outings *matching.Service, notifier *notify.Service, people *personal.Registry) (*outcomes.Service, error) {
+	accounts *auth.Service, outings *matching.Service, notifier *notify.Service, people *personal.Registry,
+	spending *expenses.Service) (*outcomes.Service, error) {
 	svc, err := outcomes.New(outcomes.Config{
 		Store: st, Clock: clk, Logger: log, WellbeingEvery: every,
 		Members: OutcomeMembers{accounts}, Outings: OutcomeOutings{outings}, People: outings, Pusher: notifier,
+		Expenses: OutcomeExpenses{spending},
 	})
 	if err != nil {
 		return nil, err
@@ -66,4 +69,12 @@ func (o OutcomeOutings) OutingRolesOf(ctx context.Context, userID string) ([]out
 		out[i] = outcomes.OutingRole{OutingID: r.OutingID, Role: r.Role}
 	}
 	return out, err
+}
+
+// OutcomeExpenses adapts the expenses service to outcomes.Expenses: the
+// approved expenses of the outings that took place in the period.
+type OutcomeExpenses struct{ X *expenses.Service }
+
+func (x OutcomeExpenses) ApprovedExpensesOre(ctx context.Context, orgID string, from, to time.Time) (int64, error) {
+	return x.X.ApprovedOre(ctx, orgID, from, to)
 }
