@@ -35,6 +35,12 @@ type TownInfo struct {
 	SlotsPerWeek    int     `json:"slots_per_week"`
 	CapPerWeek      int     `json:"cap_per_week"`
 	RequestsPerWeek float64 `json:"requests_per_week"`
+	// Reachable is the share of requests that at least one volunteer
+	// could take on an empty calendar (matching's hard rules: slot with
+	// travel time, radius, language), whatever the ranking; Eligible the
+	// mean number of such volunteers per request.
+	Reachable float64 `json:"reachable_share"`
+	Eligible  float64 `json:"eligible_per_request"`
 }
 
 // Figures are one run's results.
@@ -77,10 +83,35 @@ func sortRequests(rs []request) {
 func townInfo(cfg Config, t town) TownInfo {
 	info := TownInfo{Participants: cfg.Participants, Volunteers: cfg.Volunteers, Days: cfg.Days, Seed: cfg.Seed,
 		Weights: weightsString(cfg.Weights), RequestsPerWeek: round(float64(len(t.requests))*7/float64(cfg.Days), 1)}
+	cands := make([]matching.Candidate, 0, len(t.volunteers))
 	for _, v := range t.volunteers {
 		info.SlotsPerWeek += len(v.slots)
 		info.CapPerWeek += v.weekCap
+		week, err := availability.Compile(availabilitySpec(v))
+		if err != nil {
+			panic(err) // the town's slots are well formed
+		}
+		cands = append(cands, matching.Candidate{ID: v.id, OrgID: simOrgID, Active: true, Vetted: true,
+			HomeLat: v.home.Lat, HomeLon: v.home.Lon, TravelRadiusKm: v.radiusKm, Languages: []string{"sv"},
+			MaxOutingsPerWeek: v.weekCap, Availability: week})
 	}
+	reachable, eligible := 0, 0
+	for _, r := range t.requests {
+		req := matching.MatchRequest{OrgID: simOrgID, StartsAt: r.startsAt, EndsAt: r.startsAt.Add(outingLength),
+			Lat: r.place.Lat, Lon: r.place.Lon, Language: "sv", CompanionGender: "any"}
+		n := 0
+		for _, c := range cands {
+			if ok, _ := matching.Check(req, c); ok {
+				n++
+			}
+		}
+		eligible += n
+		if n > 0 {
+			reachable++
+		}
+	}
+	info.Reachable = ratio(reachable, len(t.requests))
+	info.Eligible = round(float64(eligible)/float64(max(len(t.requests), 1)), 2)
 	return info
 }
 
@@ -218,8 +249,11 @@ func (r Result) WriteTable(w io.Writer) error {
 	fmt.Fprintf(&b, "clavis simulate: Halmstad, %d participants, %d volunteers, %d days, seed %d\n",
 		t.Participants, t.Volunteers, t.Days, t.Seed)
 	fmt.Fprintf(&b, "weights: %s\n", t.Weights)
-	fmt.Fprintf(&b, "supply: %d weekly slots (caps allow %d outings a week) for %.1f requests a week\n\n",
+	fmt.Fprintf(&b, "supply: %d weekly slots (caps allow %d outings a week) for %.1f requests a week\n",
 		t.SlotsPerWeek, t.CapPerWeek, t.RequestsPerWeek)
+	fmt.Fprintf(&b, "reach: %.1f %% of requests have a volunteer whose slot (with travel time) and radius fit; %.2f such volunteers a request\n",
+		100*t.Reachable, t.Eligible)
+	b.WriteString("\n")
 	c, n := r.Clavis, r.NearestFirst
 	pct := func(x float64) string { return fmt.Sprintf("%.1f %%", 100*x) }
 	hours := func(x float64) string { return fmt.Sprintf("%.2f h", x) }

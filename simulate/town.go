@@ -28,8 +28,8 @@ const (
 	homeJitterMinKm   = 0.5
 	homeJitterMaxKm   = 3.0
 	slotLength        = 3 * time.Hour
-	slotFirstStart    = 9  // 09:00
-	slotLastStart     = 17 // so that a slot ends by 20:00
+	slotFirstStart    = 9 * time.Hour  // slots start from 09:00 ...
+	slotLastStart     = 17 * time.Hour // ... to 17:00, in quarter hours, so they end by 20:00
 	radiusMinKm       = 5.0
 	radiusMaxKm       = 15.0
 	requestsPerWeek   = 1.5
@@ -38,7 +38,14 @@ const (
 	requestFirstStart = 9 * time.Hour  // outings start 09:00 ...
 	requestLastStart  = 18 * time.Hour // ... to 18:00, in quarter hours
 	timeZone          = "Europe/Stockholm"
+	// Slots and outings start on the quarter hour: both on the same grid,
+	// so that no start time is out of every slot's reach by construction.
+	quarter = 15 * time.Minute
 )
+
+func hhmm(d time.Duration) string {
+	return fmt.Sprintf("%02d:%02d", int(d/time.Hour), int(d%time.Hour/time.Minute))
+}
 
 // Place is a meeting point.
 type Place struct {
@@ -120,9 +127,8 @@ func buildTown(cfg Config, places []Place, start time.Time) town {
 		v.weekCap = 2 + r.IntN(3)
 		days := r.Perm(7)[:2+r.IntN(2)]
 		for _, d := range days {
-			h := slotFirstStart + r.IntN(slotLastStart-slotFirstStart+1)
-			v.slots = append(v.slots, availability.SlotSpec{Weekday: weekdays[d],
-				Start: fmt.Sprintf("%02d:00", h), End: fmt.Sprintf("%02d:00", h+int(slotLength/time.Hour))})
+			from := slotFirstStart + time.Duration(r.IntN(int((slotLastStart-slotFirstStart)/quarter)+1))*quarter
+			v.slots = append(v.slots, availability.SlotSpec{Weekday: weekdays[d], Start: hhmm(from), End: hhmm(from + slotLength)})
 		}
 		t.volunteers = append(t.volunteers, v)
 	}
@@ -149,8 +155,7 @@ func buildTown(cfg Config, places []Place, start time.Time) town {
 			}
 			local := at.In(loc)
 			day := time.Date(local.Year(), local.Month(), local.Day()+1+r.IntN(7), 0, 0, 0, 0, loc)
-			quarters := int((requestLastStart-requestFirstStart)/(15*time.Minute)) + 1
-			startsAt := day.Add(requestFirstStart + time.Duration(r.IntN(quarters))*15*time.Minute)
+			startsAt := day.Add(requestFirstStart + time.Duration(r.IntN(int((requestLastStart-requestFirstStart)/quarter)+1))*quarter)
 			t.requests = append(t.requests, request{participant: j, createdAt: at, startsAt: startsAt,
 				place: near[r.IntN(len(near))]})
 		}
