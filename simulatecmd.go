@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -24,7 +25,9 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.Int64Var(&cfg.Seed, "seed", def.Seed, "seed of the town and of everyone's choices")
 	weights := fs.String("weights", "", "Clavis's weights, as CLAVIS_MATCH_WEIGHTS (default: the built-in ones)")
 	asJSON := fs.Bool("json", false, "print JSON instead of the table")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		return nil // the flags' usage is printed
+	} else if err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
