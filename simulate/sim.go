@@ -40,11 +40,11 @@ const (
 	// The server runs them every minute; every five minutes delays a wave
 	// by at most that, against a wait of up to two hours, and saves the
 	// simulation four fifths of their queries.
-	workerEvery       = 5 * time.Minute
-	unboundedBatch    = 1 << 20
-	familiarKeyAnswer = 1
-	keyApprove        = 2
-	keyCancel         = 3
+	workerEvery    = 5 * time.Minute
+	unboundedBatch = 1 << 20
+	keyAnswer      = 1
+	keyApprove     = 2
+	keyCancel      = 3
 )
 
 // Config is one simulation's flags.
@@ -410,7 +410,7 @@ func (s *sim) Consume(_ context.Context, e matching.Event) error {
 		pair := [2]int{req, vol}
 		n := s.offered[pair]
 		s.offered[pair] = n + 1
-		r := s.rnd(familiarKeyAnswer, req, vol, n)
+		r := s.rnd(keyAnswer, req, vol, n)
 		delay := time.Duration(answerMinDelay+r.IntN(answerMaxDelay-answerMinDelay+1)) * time.Minute
 		heap.Push(&s.q, event{at: now.Add(delay), kind: evAnswer, req: req, vol: vol, n: n, u: r.Float64()})
 	}
