@@ -24,6 +24,7 @@ Usage:
   clavis seed                 load the demo organisation and print its logins
   clavis backup FILE          copy the embedded database to FILE while the server runs
   clavis import-ferretdb      move a data directory of a release before SQLite into clavis.db
+  clavis simulate [-json]     a month of a town: Clavis's matching against nearest-first
   clavis version              print the version
   clavis help                 print this text
 
@@ -67,6 +68,8 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return fail(runBackup(ctx, getenv, args[1:], stdout))
 	case "import-ferretdb":
 		return fail(runImportFerretDB(ctx, getenv, stdout))
+	case "simulate":
+		return fail(runSimulate(ctx, args[1:], stdout, stderr))
 	}
 	fmt.Fprintf(stderr, "clavis: unknown command %q\n\n%s", cmd, usage)
 	return 2

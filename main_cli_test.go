@@ -17,7 +17,7 @@ func TestHelpAndUnknownCommands(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("clavis %s: exit %d, stderr %q", arg, code, errOut.String())
 		}
-		for _, want := range []string{"serve", "seed", "backup", "import-ferretdb", "version", "docs/configuration.md"} {
+		for _, want := range []string{"serve", "seed", "backup", "import-ferretdb", "simulate", "version", "docs/configuration.md"} {
 			if !strings.Contains(out.String(), want) {
 				t.Errorf("clavis %s does not mention %q:\n%s", arg, want, out.String())
 			}

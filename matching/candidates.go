@@ -67,6 +67,8 @@ type MatcherConfig struct {
 	OfferWait time.Duration
 	// Logger receives warnings; nil means the service's logger.
 	Logger *slog.Logger
+	// Rank orders the offer waves' candidates; nil means Rank.
+	Rank RankFunc
 }
 
 // Matcher is matching's ranking side on top of the outings Service: the
@@ -79,6 +81,7 @@ type Matcher struct {
 	wave    int
 	wait    time.Duration
 	log     *slog.Logger
+	rank    RankFunc
 }
 
 // NewMatcher builds the matcher over svc. Invalid weights are an error (main.go stops on it).
@@ -105,7 +108,10 @@ func NewMatcher(ctx context.Context, svc *Service, cfg MatcherConfig) (*Matcher,
 	}
 	m := &Matcher{
 		svc: svc, st: svc.st,
-		weights: w, wave: cfg.OfferWave, wait: max(cfg.OfferWait, MinOfferWait), log: log,
+		weights: w, wave: cfg.OfferWave, wait: max(cfg.OfferWait, MinOfferWait), log: log, rank: cfg.Rank,
+	}
+	if m.rank == nil {
+		m.rank = Rank
 	}
 	return m, nil
 }

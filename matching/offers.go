@@ -209,7 +209,7 @@ func (m *Matcher) nextWave(ctx context.Context, d *offerDoc, now time.Time) ([]s
 	for _, id := range d.OfferedIDs {
 		offered[id] = true
 	}
-	ranked, _ := Rank(p.req, p.cands, RankOptions{Weights: m.weights, Limit: len(offered) + m.wave})
+	ranked, _ := m.rank(p.req, p.cands, RankOptions{Weights: m.weights, Limit: len(offered) + m.wave})
 	var picked []string
 	for _, s := range ranked {
 		if !offered[s.VolunteerID] && len(picked) < m.wave {
