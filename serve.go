@@ -130,6 +130,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 	if err != nil {
 		return err
 	}
+	people.Register(spending.PersonalHook())
 	outcomeSvc, err := newOutcomes(st.outcomes, clk, log, cfg.WellbeingEvery, accounts, outings, notifier, people, spending)
 	if err != nil {
 		return err

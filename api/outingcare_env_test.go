@@ -48,6 +48,7 @@ func init() {
 			panic(fmt.Sprintf("expenses service: %v", err))
 		}
 		d.Expenses = svc
+		e.Personal.Register(svc.PersonalHook())
 		envExpenses.Store(e, svc)
 	})
 	openapi3filter.RegisterBodyDecoder("text/csv", func(r io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {

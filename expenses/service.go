@@ -17,6 +17,7 @@ import (
 	"github.com/clavis-app/clavis/internal/clock"
 	"github.com/clavis-app/clavis/internal/fault"
 	"github.com/clavis-app/clavis/internal/ids"
+	"github.com/clavis-app/clavis/internal/personal"
 )
 
 // Limits.
@@ -333,4 +334,27 @@ func decodeCursor(s string) (Cursor, error) {
 		return Cursor{}, bad
 	}
 	return Cursor{At: time.UnixMilli(n).UTC(), ID: id}, nil
+}
+
+// exportLimit bounds one volunteer's expenses in their data export.
+const exportLimit = 5000
+
+// PersonalHook exports a volunteer's expenses and, on erasure, keeps them
+// as payout records (amounts, kinds, dates and decisions are accounting
+// vouchers an organisation must keep) while the volunteer's id gives way
+// to an anonymous tombstone and their notes go.
+func (s *Service) PersonalHook() personal.Hook {
+	return personal.Hook{
+		Name: "expenses",
+		Export: func(ctx context.Context, userID string) (any, error) {
+			list, err := s.st.ExpensesOf(ctx, userID, exportLimit)
+			if err != nil {
+				return nil, fault.Wrap(err, "export expenses")
+			}
+			return map[string]any{"expenses": list}, nil
+		},
+		Erase: func(ctx context.Context, userID string) error {
+			return fault.Wrap(s.st.ForgetVolunteer(ctx, userID, "erased-"+ids.New()), "erase expenses")
+		},
+	}
 }

@@ -87,6 +87,12 @@ type Store interface {
 	ApprovedOre(ctx context.Context, orgID string, from, to time.Time) (int64, error)
 	// OutingTotal is the sum of an outing's expenses that are not rejected.
 	OutingTotal(ctx context.Context, outingID string) (int64, error)
+	// ExpensesOf lists a volunteer's expenses, oldest outing first, at most
+	// limit (the personal-data export).
+	ExpensesOf(ctx context.Context, volunteerID string, limit int) ([]Expense, error)
+	// ForgetVolunteer replaces volunteerID with tombstone and empties the
+	// notes of their expenses; amounts, kinds, dates and decisions stay.
+	ForgetVolunteer(ctx context.Context, volunteerID, tombstone string) error
 }
 
 // The store's errors.

@@ -123,6 +123,35 @@ func testStore(t *testing.T, open func(t *testing.T) Store) {
 			t.Fatalf("org2's approved sum %d %v, want 0", n, err)
 		}
 	})
+	t.Run("export and forget a volunteer", func(t *testing.T) {
+		st := open(t)
+		must(t, st.Insert(ctx, expense("e1", "org1", "o1", 500, 1), 30000))
+		must(t, st.Insert(ctx, expense("e0", "org1", "o0", 700, 0), 30000))
+		other := expense("e2", "org1", "o2", 900, 2)
+		other.VolunteerID = "v2"
+		must(t, st.Insert(ctx, other, 30000))
+		if _, err := st.Decide(ctx, "e1", StatusApproved, "", "c1", t0); err != nil {
+			t.Fatal(err)
+		}
+		mine, err := st.ExpensesOf(ctx, "v1", 10)
+		if err != nil || len(mine) != 2 || mine[0].ID != "e0" || mine[1].ID != "e1" {
+			t.Fatalf("v1's expenses: %+v %v, want e0 e1", mine, err)
+		}
+		must(t, st.ForgetVolunteer(ctx, "v1", "erased-x"))
+		if left, err := st.ExpensesOf(ctx, "v1", 10); err != nil || len(left) != 0 {
+			t.Fatalf("after forgetting: %d %v", len(left), err)
+		}
+		e, err := st.Expense(ctx, "e1")
+		if err != nil || e.VolunteerID != "erased-x" || e.Note != "" || e.AmountOre != 500 || e.Status != StatusApproved {
+			t.Fatalf("forgotten expense: %+v %v", e, err)
+		}
+		if n, err := st.ApprovedOre(ctx, "org1", time.Time{}, time.Time{}); err != nil || n != 500 {
+			t.Fatalf("approved sum after forgetting %d %v, want 500", n, err)
+		}
+		if e2, err := st.Expense(ctx, "e2"); err != nil || e2.VolunteerID != "v2" || e2.Note != "buss 1" {
+			t.Fatalf("another volunteer's expense changed: %+v %v", e2, err)
+		}
+	})
 	t.Run("records at once stay within the cap", func(t *testing.T) {
 		st := open(t)
 		var wg sync.WaitGroup

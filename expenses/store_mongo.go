@@ -31,6 +31,7 @@ func NewMongoStore(ctx context.Context, d *db.DB) (Store, error) {
 	for _, keys := range []bson.D{
 		{{Key: "organisation_id", Value: 1}, {Key: "status", Value: 1}, {Key: "outing_date", Value: 1}, {Key: "_id", Value: 1}},
 		{{Key: "organisation_id", Value: 1}, {Key: "outing_date", Value: 1}, {Key: "_id", Value: 1}},
+		{{Key: "volunteer_id", Value: 1}, {Key: "outing_date", Value: 1}},
 	} {
 		if err := db.EnsureIndexes(ctx, s.expenses, mongo.IndexModel{Keys: keys}); err != nil {
 			return nil, err
@@ -170,4 +171,26 @@ func (s *mongoStore) ApprovedOre(ctx context.Context, orgID string, from, to tim
 
 func (s *mongoStore) OutingTotal(ctx context.Context, outingID string) (int64, error) {
 	return s.sum(ctx, bson.M{"outing_id": outingID, "status": bson.M{"$ne": StatusRejected}})
+}
+
+func (s *mongoStore) ExpensesOf(ctx context.Context, volunteerID string, limit int) ([]Expense, error) {
+	cur, err := s.expenses.Find(ctx, bson.M{"volunteer_id": volunteerID},
+		options.Find().SetSort(bson.D{{Key: "outing_date", Value: 1}, {Key: "_id", Value: 1}}).SetLimit(int64(limit)))
+	if err != nil {
+		return nil, err
+	}
+	out := []Expense{}
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i] = utc(out[i])
+	}
+	return out, nil
+}
+
+func (s *mongoStore) ForgetVolunteer(ctx context.Context, volunteerID, tombstone string) error {
+	_, err := s.expenses.UpdateMany(ctx, bson.M{"volunteer_id": volunteerID},
+		bson.M{"$set": bson.M{"volunteer_id": tombstone, "note": ""}})
+	return err
 }

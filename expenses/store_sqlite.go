@@ -29,7 +29,9 @@ const (
 	sqlOutingTotal = `SELECT COALESCE(SUM(amount_ore), 0) FROM expenses WHERE outing_id = ? AND status != 'rejected'`
 	sqlList        = `SELECT ` + sqlColumns + ` FROM expenses WHERE organisation_id = ?1 AND (?2 = '' OR status = ?2)
 		AND outing_date >= ?3 AND outing_date < ?4 AND (outing_date, id) > (?5, ?6) ORDER BY outing_date, id LIMIT ?7`
-	sqlApproved = `SELECT COALESCE(SUM(amount_ore), 0) FROM expenses WHERE organisation_id = ? AND status = 'approved'
+	sqlOfVolunteer = `SELECT ` + sqlColumns + ` FROM expenses WHERE volunteer_id = ? ORDER BY outing_date, id LIMIT ?`
+	sqlForget      = `UPDATE expenses SET volunteer_id = ?, note = '' WHERE volunteer_id = ?`
+	sqlApproved    = `SELECT COALESCE(SUM(amount_ore), 0) FROM expenses WHERE organisation_id = ? AND status = 'approved'
 		AND outing_date >= ? AND outing_date < ?`
 )
 
@@ -148,4 +150,26 @@ func millisOf(t *time.Time) int64 {
 		return 0
 	}
 	return sqlite.Millis(*t)
+}
+
+func (s *sqliteStore) ExpensesOf(ctx context.Context, volunteerID string, limit int) ([]Expense, error) {
+	rows, err := s.d.QueryContext(ctx, sqlOfVolunteer, volunteerID, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Expense{}
+	for rows.Next() {
+		e, err := scanExpense(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+func (s *sqliteStore) ForgetVolunteer(ctx context.Context, volunteerID, tombstone string) error {
+	_, err := s.d.ExecContext(ctx, sqlForget, tombstone, volunteerID)
+	return err
 }

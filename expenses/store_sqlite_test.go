@@ -21,9 +21,10 @@ func TestSQLiteHotQueriesUseIndexes(t *testing.T) {
 		args  []any
 		want  string
 	}{
-		"list by status":    {sqlList, []any{"org1", "approved", 0, 1 << 62, 0, "", 51}, "USING INDEX expenses_by_org"},
-		"approved sum":      {sqlApproved, []any{"org1", 0, 1 << 62}, "expenses_by_org (organisation_id=? AND status=?"},
-		"an outing's total": {sqlOutingTotal, []any{"o1"}, "expenses_by_outing (outing_id=?)"},
+		"list by status":         {sqlList, []any{"org1", "approved", 0, 1 << 62, 0, "", 51}, "USING INDEX expenses_by_org"},
+		"approved sum":           {sqlApproved, []any{"org1", 0, 1 << 62}, "expenses_by_org (organisation_id=? AND status=?"},
+		"an outing's total":      {sqlOutingTotal, []any{"o1"}, "expenses_by_outing (outing_id=?)"},
+		"a volunteer's expenses": {sqlOfVolunteer, []any{"v1", 100}, "expenses_by_volunteer (volunteer_id=?)"},
 	} {
 		plan, err := d.QueryPlan(ctx, c.query, c.args...)
 		if err != nil {
