@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/clavis-app/clavis/auth"
+	"github.com/clavis-app/clavis/groups"
 	"github.com/clavis-app/clavis/internal/clock"
 	"github.com/clavis-app/clavis/internal/personal"
 	"github.com/clavis-app/clavis/matching"
@@ -17,15 +18,19 @@ import (
 const outcomeAskSweep = 10 * time.Minute
 
 // newOutcomes builds the outcomes service on the other packages' reads.
-// Its personal hook is registered after matching's so that erasure runs it
-// first, while the person's outings still name them. Groups and Expenses
-// stay nil until those packages exist (their figures are zero).
+// Its personal hook is registered after matching's and groups' so that
+// erasure runs it first, while the person's outings and enrolments still
+// name them. Expenses stays nil until that package exists (zero figures).
 func newOutcomes(st outcomes.Store, clk clock.Clock, log *slog.Logger, every time.Duration,
-	accounts *auth.Service, outings *matching.Service, notifier *notify.Service, people *personal.Registry) (*outcomes.Service, error) {
-	svc, err := outcomes.New(outcomes.Config{
+	accounts *auth.Service, outings *matching.Service, notifier *notify.Service, grp *groups.Service, people *personal.Registry) (*outcomes.Service, error) {
+	cfg := outcomes.Config{
 		Store: st, Clock: clk, Logger: log, WellbeingEvery: every,
 		Members: OutcomeMembers{accounts}, Outings: OutcomeOutings{outings}, People: outings, Pusher: notifier,
-	})
+	}
+	if grp != nil {
+		cfg.Groups = OutcomeGroups{grp}
+	}
+	svc, err := outcomes.New(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -66,4 +71,26 @@ func (o OutcomeOutings) OutingRolesOf(ctx context.Context, userID string) ([]out
 		out[i] = outcomes.OutingRole{OutingID: r.OutingID, Role: r.Role}
 	}
 	return out, err
+}
+
+// OutcomeGroups adapts the groups service to outcomes.Groups. A groups
+// tombstone reads as outcomes' ErasedID, so that the report finds the erased
+// person's own tombstone (and gender) by enrolment id.
+type OutcomeGroups struct{ G *groups.Service }
+
+func (g OutcomeGroups) GroupFigures(ctx context.Context, orgID string, from, to time.Time) ([]outcomes.GroupEnrolment, error) {
+	rows, err := g.G.PeriodEnrolments(ctx, orgID, from, to)
+	out := make([]outcomes.GroupEnrolment, len(rows))
+	for i, r := range rows {
+		pid := r.ParticipantID
+		if groups.IsErased(pid) {
+			pid = outcomes.ErasedID
+		}
+		out[i] = outcomes.GroupEnrolment{EnrolmentID: r.EnrolmentID, ParticipantID: pid, Completed: r.Completed}
+	}
+	return out, err
+}
+
+func (g OutcomeGroups) EnrolmentIDsOf(ctx context.Context, participantID string) ([]string, error) {
+	return g.G.EnrolmentIDsOf(ctx, participantID)
 }
