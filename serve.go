@@ -166,7 +166,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 		outcomeSvc.RunAskSweep(workerCtx, outcomeAskSweep)
 	}()
 
-	mountConsole, err := consoleMount(cfg, accounts, outings, matcher, clk, log)
+	mountConsole, err := consoleMount(cfg, accounts, outings, matcher, clk, log, groupSvc, outcomeSvc)
 	if err != nil {
 		stopWorkers()
 		return err

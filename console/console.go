@@ -61,7 +61,8 @@ type Groups interface {
 	Groups(ctx context.Context, who auth.Identity) ([]GroupRow, error)
 	Sessions(ctx context.Context, who auth.Identity, groupID string) ([]SessionRow, error)
 	Register(ctx context.Context, who auth.Identity, sessionID string) ([]AttendanceRow, error)
-	MarkAttendance(ctx context.Context, who auth.Identity, sessionID, participantID string, present bool) error
+	// MarkAttendance sets one participant's mark: present, absent or excused.
+	MarkAttendance(ctx context.Context, who auth.Identity, sessionID, participantID, mark string) error
 }
 
 // GroupRow is one group as the Groups page lists it.
@@ -80,8 +81,12 @@ type SessionRow struct {
 // AttendanceRow is one line of a session's register.
 type AttendanceRow struct {
 	ParticipantID, Name string
-	Present             bool
+	// Mark is present, absent, excused or "" (not marked yet).
+	Mark string
 }
+
+// The attendance marks, as groups takes them.
+var attendanceMarks = []string{"present", "absent", "excused"}
 
 // Reports is what the Reports page needs from the outcomes domain (issue 15).
 type Reports interface {
