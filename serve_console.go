@@ -27,6 +27,7 @@ func consoleMount(cfg config, accounts *auth.Service, outings *matching.Service,
 	}
 	if oc != nil {
 		ccfg.Reports = ConsoleReports{O: oc}
+		ccfg.Progress = ConsoleProgress{O: oc}
 	}
 	c, err := console.New(ccfg)
 	if err != nil {

@@ -117,3 +117,35 @@ func (c ConsoleReports) OutcomeCSV(ctx context.Context, who auth.Identity, from,
 	_, err = w.Write(b)
 	return err
 }
+
+// ConsoleProgress adapts the outcomes service to a participant's page:
+// their latest wellbeing answers and milestones.
+type ConsoleProgress struct{ O *outcomes.Service }
+
+func (p ConsoleProgress) Progress(ctx context.Context, who auth.Identity, participantID string) ([]console.WellbeingAnswer, []console.MilestoneMark, error) {
+	cs, err := p.O.ParticipantCheckins(ctx, who, who.OrgID, participantID, outcomes.MaxListLimit)
+	if err != nil {
+		return nil, nil, err
+	}
+	ms, err := p.O.Milestones(ctx, who, who.OrgID, participantID, outcomes.MaxListLimit)
+	if err != nil {
+		return nil, nil, err
+	}
+	return progressOf(cs.Items, ms.Items)
+}
+
+func progressOf(cs []outcomes.Checkin, ms []outcomes.Milestone) ([]console.WellbeingAnswer, []console.MilestoneMark, error) {
+	answers := make([]console.WellbeingAnswer, len(cs))
+	for i, c := range cs {
+		answers[i] = console.WellbeingAnswer{At: c.At, Confidence: c.Confidence, Social: c.Social, Occupation: c.Occupation}
+	}
+	marks := make([]console.MilestoneMark, 0, len(ms))
+	for _, m := range ms {
+		on, err := time.Parse(time.DateOnly, m.On)
+		if err != nil {
+			return nil, nil, err
+		}
+		marks = append(marks, console.MilestoneMark{On: on, Kind: m.Kind})
+	}
+	return answers, marks, nil
+}

@@ -147,6 +147,14 @@ func TestConsoleOnRealGroupsAndOutcomes(t *testing.T) {
 		t.Fatalf("stored marks %v, want Per excused and Pia unmarked", marks)
 	}
 
+	// Pia's page draws her wellbeing answers (ConsoleProgress).
+	piaWho := auth.Identity{UserID: pia.ID, Role: auth.RoleParticipant, OrgID: org.ID, Status: auth.StatusActive}
+	_, err = oc.AddCheckin(ctx, piaWho, outcomes.CheckinInput{Confidence: 2, Social: 3, Occupation: 4})
+	must(t, err)
+	if body := get("/console/people/" + pia.ID); !strings.Contains(body, `class="chart wb"`) || strings.Count(body, `<circle`) != 3 {
+		t.Fatalf("Pia's page lacks her wellbeing chart: %s", body)
+	}
+
 	q := "?from=2026-11-01&to=2026-11-30"
 	if body := get("/console/reports" + q); !strings.Contains(body, "group_completion_rate") && !strings.Contains(body, "0.5") {
 		t.Fatalf("reports page: %s", body)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -100,4 +101,40 @@ func TestBrowserGroupsRegisterAndReport(t *testing.T) {
 	if csvFig["groups.enrolled|all"] != "2" || csvFig["participants.served|all"] != "2" {
 		t.Errorf("csv: %s enrolled, %s served; want 2 and 2", csvFig["groups.enrolled|all"], csvFig["participants.served|all"])
 	}
+}
+
+// A participant's page draws their wellbeing answers and milestones as
+// server-rendered SVG charts, from the real outcomes service.
+func TestBrowserPersonProgressCharts(t *testing.T) {
+	d := &domains{}
+	e := newEnvWith(t, withDomains(d))
+	pia := e.user(auth.RoleParticipant, e.Org, auth.StatusActive, "Pia Ek")
+	bg := context.Background()
+	for _, a := range []outcomes.CheckinInput{{Confidence: 2, Social: 1, Occupation: 2}, {Confidence: 3, Social: 2, Occupation: 2}, {Confidence: 4, Social: 4, Occupation: 3}} {
+		if _, err := d.Outcomes.AddCheckin(bg, pia.Who, a); err != nil {
+			t.Fatal(err)
+		}
+		e.Clock.Advance(30 * 24 * time.Hour)
+	}
+	for _, m := range []outcomes.MilestoneInput{{Kind: "work_practice", On: "2026-12-01"}, {Kind: "job", On: "2027-01-20"}} {
+		if _, err := d.Outcomes.AddMilestone(bg, e.Coord.Who, e.Org, pia.ID, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := tab(t)
+	browserSignIn(t, ctx, e, e.Coord)
+	run(t, ctx, chromedp.Navigate(e.URL+"/console/people/"+pia.ID), chromedp.WaitVisible("svg.wb"), chromedp.WaitVisible("svg.timeline"))
+	var dots, marks int
+	run(t, ctx, chromedp.Evaluate(`document.querySelectorAll("svg.wb circle").length`, &dots),
+		chromedp.Evaluate(`document.querySelectorAll("svg.timeline circle.milestone").length`, &marks))
+	if dots != 9 || marks != 2 {
+		t.Fatalf("%d wellbeing dots (want 3 answers × 3), %d milestones (want 2)", dots, marks)
+	}
+	var s string
+	run(t, ctx, chromedp.Evaluate(`document.querySelector("svg.timeline").textContent`, &s))
+	if !strings.Contains(s, "Praktik") || !strings.Contains(s, "Arbete") {
+		t.Fatalf("timeline labels: %q", s)
+	}
+	axe(t, ctx, "15-person-progress")
+	shoot(t, ctx, "15-person-progress")
 }

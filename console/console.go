@@ -41,6 +41,8 @@ type Config struct {
 	Matcher  *matching.Matcher
 	Groups   Groups
 	Reports  Reports
+	// Progress shows a participant's wellbeing and milestones on their page.
+	Progress Progress
 	Clock    clock.Clock
 	Logger   *slog.Logger
 	// IdleTimeout ends a session after this long without a request (default 30 minutes).

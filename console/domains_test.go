@@ -45,6 +45,7 @@ func withDomains(d *domains) func(e *env, db *sqlite.DB, c *console.Config) {
 		}
 		c.Groups = testGroupsPage{d.Groups, e.Auth}
 		c.Reports = testReports{d.Outcomes}
+		c.Progress = testProgress{d.Outcomes}
 	}
 }
 
@@ -193,4 +194,30 @@ func (r testReports) OutcomeCSV(ctx context.Context, who auth.Identity, from, to
 	}
 	_, err = io.Copy(w, bytes.NewReader(b))
 	return err
+}
+
+type testProgress struct{ o *outcomes.Service }
+
+func (p testProgress) Progress(ctx context.Context, who auth.Identity, pid string) ([]console.WellbeingAnswer, []console.MilestoneMark, error) {
+	cs, err := p.o.ParticipantCheckins(ctx, who, who.OrgID, pid, outcomes.MaxListLimit)
+	if err != nil {
+		return nil, nil, err
+	}
+	ms, err := p.o.Milestones(ctx, who, who.OrgID, pid, outcomes.MaxListLimit)
+	if err != nil {
+		return nil, nil, err
+	}
+	answers := make([]console.WellbeingAnswer, len(cs.Items))
+	for i, c := range cs.Items {
+		answers[i] = console.WellbeingAnswer{At: c.At, Confidence: c.Confidence, Social: c.Social, Occupation: c.Occupation}
+	}
+	var marks []console.MilestoneMark
+	for _, m := range ms.Items {
+		on, err := time.Parse(time.DateOnly, m.On)
+		if err != nil {
+			return nil, nil, err
+		}
+		marks = append(marks, console.MilestoneMark{On: on, Kind: m.Kind})
+	}
+	return answers, marks, nil
 }
