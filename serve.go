@@ -131,7 +131,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 		return err
 	}
 	people.Register(spending.PersonalHook())
-	outcomeSvc, err := newOutcomes(st.outcomes, clk, log, cfg.WellbeingEvery, accounts, outings, notifier, people, spending)
+	outcomeSvc, err := newOutcomes(st.outcomes, clk, log, cfg.WellbeingEvery, accounts, outings, notifier, groupSvc, people, spending)
 	if err != nil {
 		return err
 	}
@@ -182,7 +182,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer) erro
 		outcomeSvc.RunAskSweep(workerCtx, outcomeAskSweep)
 	}()
 
-	mountConsole, err := consoleMount(cfg, accounts, outings, matcher, clk, log)
+	mountConsole, err := consoleMount(cfg, accounts, outings, matcher, clk, log, groupSvc, outcomeSvc)
 	if err != nil {
 		stopWorkers()
 		return err

@@ -7,6 +7,7 @@ import (
 
 	"github.com/clavis-app/clavis/auth"
 	"github.com/clavis-app/clavis/expenses"
+	"github.com/clavis-app/clavis/groups"
 	"github.com/clavis-app/clavis/internal/clock"
 	"github.com/clavis-app/clavis/internal/personal"
 	"github.com/clavis-app/clavis/matching"
@@ -18,17 +19,23 @@ import (
 const outcomeAskSweep = 10 * time.Minute
 
 // newOutcomes builds the outcomes service on the other packages' reads.
-// Its personal hook is registered after matching's so that erasure runs it
-// first, while the person's outings still name them. The report's expense
-// total comes from the expenses package.
+// Its personal hook is registered after matching's and groups' so that
+// erasure runs it first, while the person's outings and enrolments still
+// name them. The report's expense total comes from the expenses package.
 func newOutcomes(st outcomes.Store, clk clock.Clock, log *slog.Logger, every time.Duration,
-	accounts *auth.Service, outings *matching.Service, notifier *notify.Service, people *personal.Registry,
+	accounts *auth.Service, outings *matching.Service, notifier *notify.Service, grp *groups.Service, people *personal.Registry,
 	spending *expenses.Service) (*outcomes.Service, error) {
-	svc, err := outcomes.New(outcomes.Config{
+	cfg := outcomes.Config{
 		Store: st, Clock: clk, Logger: log, WellbeingEvery: every,
 		Members: OutcomeMembers{accounts}, Outings: OutcomeOutings{outings}, People: outings, Pusher: notifier,
-		Expenses: OutcomeExpenses{spending},
-	})
+	}
+	if grp != nil {
+		cfg.Groups = OutcomeGroups{grp}
+	}
+	if spending != nil {
+		cfg.Expenses = OutcomeExpenses{spending}
+	}
+	svc, err := outcomes.New(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -77,4 +84,26 @@ type OutcomeExpenses struct{ X *expenses.Service }
 
 func (x OutcomeExpenses) ApprovedExpensesOre(ctx context.Context, orgID string, from, to time.Time) (int64, error) {
 	return x.X.ApprovedOre(ctx, orgID, from, to)
+}
+
+// OutcomeGroups adapts the groups service to outcomes.Groups. A groups
+// tombstone reads as outcomes' ErasedID, so that the report finds the erased
+// person's own tombstone (and gender) by enrolment id.
+type OutcomeGroups struct{ G *groups.Service }
+
+func (g OutcomeGroups) GroupFigures(ctx context.Context, orgID string, from, to time.Time) ([]outcomes.GroupEnrolment, error) {
+	rows, err := g.G.PeriodEnrolments(ctx, orgID, from, to)
+	out := make([]outcomes.GroupEnrolment, len(rows))
+	for i, r := range rows {
+		pid := r.ParticipantID
+		if groups.IsErased(pid) {
+			pid = outcomes.ErasedID
+		}
+		out[i] = outcomes.GroupEnrolment{EnrolmentID: r.EnrolmentID, ParticipantID: pid, Completed: r.Completed}
+	}
+	return out, err
+}
+
+func (g OutcomeGroups) EnrolmentIDsOf(ctx context.Context, participantID string) ([]string, error) {
+	return g.G.EnrolmentIDsOf(ctx, participantID)
 }

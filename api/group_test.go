@@ -82,7 +82,9 @@ func init() {
 		if m.Row.As != asParticipant || m.Foreign("participant_id") {
 			pid, _ = m.Env.User(auth.RoleParticipant, m.OrgFor("participant_id"), auth.StatusActive)
 		}
-		storeEnrol(m, m.Params["id"], pid)
+		if m.Params["id"] != "" { // a group's route (outcomes' routes name no group)
+			storeEnrol(m, m.Params["id"], pid)
+		}
 		return pid
 	}
 

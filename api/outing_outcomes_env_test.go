@@ -113,10 +113,14 @@ func init() {
 		e.Personal.Register(d.Outcomes.PersonalHook())
 	})
 
-	// participant_id: an active participant of the row's organisation.
-	matrixParams["participant_id"] = func(m *matrixCall) string {
-		id, _ := m.Env.User(auth.RoleParticipant, m.OrgFor("participant_id"), auth.StatusActive)
-		return id
+	// participant_id: an active participant of the row's organisation. The
+	// groups rows' maker (group_test.go, whose init runs first) gives one
+	// too, and also enrols them in the row's group: keep it.
+	if _, ok := matrixParams["participant_id"]; !ok {
+		matrixParams["participant_id"] = func(m *matrixCall) string {
+			id, _ := m.Env.User(auth.RoleParticipant, m.OrgFor("participant_id"), auth.StatusActive)
+			return id
+		}
 	}
 	onlyP := want6{401, 201, 403, 403, 403, 403}
 	matrix = append(matrix, routeRows("POST", "/v1/participants/me/wellbeing",

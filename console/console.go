@@ -41,6 +41,8 @@ type Config struct {
 	Matcher  *matching.Matcher
 	Groups   Groups
 	Reports  Reports
+	// Progress shows a participant's wellbeing and milestones on their page.
+	Progress Progress
 	Clock    clock.Clock
 	Logger   *slog.Logger
 	// IdleTimeout ends a session after this long without a request (default 30 minutes).
@@ -61,7 +63,8 @@ type Groups interface {
 	Groups(ctx context.Context, who auth.Identity) ([]GroupRow, error)
 	Sessions(ctx context.Context, who auth.Identity, groupID string) ([]SessionRow, error)
 	Register(ctx context.Context, who auth.Identity, sessionID string) ([]AttendanceRow, error)
-	MarkAttendance(ctx context.Context, who auth.Identity, sessionID, participantID string, present bool) error
+	// MarkAttendance sets one participant's mark: present, absent or excused.
+	MarkAttendance(ctx context.Context, who auth.Identity, sessionID, participantID, mark string) error
 }
 
 // GroupRow is one group as the Groups page lists it.
@@ -80,8 +83,12 @@ type SessionRow struct {
 // AttendanceRow is one line of a session's register.
 type AttendanceRow struct {
 	ParticipantID, Name string
-	Present             bool
+	// Mark is present, absent, excused or "" (not marked yet).
+	Mark string
 }
+
+// The attendance marks, as groups takes them.
+var attendanceMarks = []string{"present", "absent", "excused"}
 
 // Reports is what the Reports page needs from the outcomes domain (issue 15).
 type Reports interface {

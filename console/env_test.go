@@ -21,6 +21,7 @@ import (
 	"github.com/clavis-app/clavis/auth"
 	"github.com/clavis-app/clavis/console"
 	"github.com/clavis-app/clavis/internal/clock"
+	"github.com/clavis-app/clavis/internal/sqlite"
 	"github.com/clavis-app/clavis/internal/sqlite/sqlitetest"
 	"github.com/clavis-app/clavis/matching"
 	"github.com/clavis-app/clavis/matching/availability"
@@ -58,6 +59,13 @@ type envOpt func(*console.Config)
 
 func newEnv(t testing.TB, opts ...envOpt) *env {
 	t.Helper()
+	return newEnvWith(t, nil, opts...)
+}
+
+// newEnvWith is newEnv with a hook that may add services on the env's
+// database before the console is built (domains_test.go).
+func newEnvWith(t testing.TB, hook func(e *env, db *sqlite.DB, c *console.Config), opts ...envOpt) *env {
+	t.Helper()
 	ctx := context.Background()
 	e := &env{t: t, Clock: clock.NewFake(testNow)}
 	db := sqlitetest.New(t)
@@ -83,6 +91,9 @@ func newEnv(t testing.TB, opts ...envOpt) *env {
 	}
 	cfg := console.Config{Accounts: e.Auth, Outings: e.Outings, Matcher: e.Matcher, Clock: e.Clock,
 		IdleTimeout: 24 * time.Hour, Poll: 300 * time.Millisecond, ClientAddr: api.ClientIP}
+	if hook != nil {
+		hook(e, db, &cfg)
+	}
 	for _, o := range opts {
 		o(&cfg)
 	}

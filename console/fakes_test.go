@@ -36,10 +36,10 @@ func (fakeGroups) Sessions(context.Context, auth.Identity, string) ([]console.Se
 }
 
 func (fakeGroups) Register(context.Context, auth.Identity, string) ([]console.AttendanceRow, error) {
-	return []console.AttendanceRow{{ParticipantID: "p1", Name: "Pia", Present: true}}, nil
+	return []console.AttendanceRow{{ParticipantID: "p1", Name: "Pia", Mark: "present"}}, nil
 }
 
-func (fakeGroups) MarkAttendance(context.Context, auth.Identity, string, string, bool) error {
+func (fakeGroups) MarkAttendance(context.Context, auth.Identity, string, string, string) error {
 	return nil
 }
 

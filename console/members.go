@@ -82,6 +82,7 @@ type personData struct {
 	Week     []weekDay
 	Feedback []matching.Feedback
 	Done     string
+	Progress progressData
 }
 
 type comfortPoint struct {
@@ -130,6 +131,9 @@ func (c *Console) person(f *fiber.Ctx) error {
 			return c.domainError(f, err)
 		}
 		data.SupportNeeds = sn.SupportNeeds
+		if data.Progress, err = c.progress(ctx, who, id); err != nil {
+			return c.domainError(f, err)
+		}
 		given, err := c.cfg.Outings.FeedbackGivenBy(ctx, who, id, 50)
 		if err != nil {
 			return c.domainError(f, err)

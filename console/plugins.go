@@ -2,6 +2,7 @@ package console
 
 import (
 	"bytes"
+	"slices"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -37,6 +38,7 @@ func (c *Console) groupSessions(f *fiber.Ctx) error {
 type registerData struct {
 	SessionID string
 	Rows      []AttendanceRow
+	Marks     []string
 }
 
 func (c *Console) register(f *fiber.Ctx) error {
@@ -44,12 +46,16 @@ func (c *Console) register(f *fiber.Ctx) error {
 	if err != nil {
 		return c.domainError(f, err)
 	}
-	return c.render(f, fiber.StatusOK, "register", registerData{SessionID: f.Params("id"), Rows: rows}, "")
+	return c.render(f, fiber.StatusOK, "register", registerData{SessionID: f.Params("id"), Rows: rows, Marks: attendanceMarks}, "")
 }
 
 func (c *Console) markAttendance(f *fiber.Ctx) error {
 	id := f.Params("id")
-	err := c.cfg.Groups.MarkAttendance(f.UserContext(), identityOf(f), id, f.FormValue("participant"), f.FormValue("present") == "yes")
+	mark := f.FormValue("mark")
+	if !slices.Contains(attendanceMarks, mark) {
+		return c.fail(f, fiber.StatusUnprocessableEntity, "err.validation")
+	}
+	err := c.cfg.Groups.MarkAttendance(f.UserContext(), identityOf(f), id, f.FormValue("participant"), mark)
 	if err != nil {
 		return c.domainError(f, err)
 	}

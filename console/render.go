@@ -130,6 +130,13 @@ func funcsFor(lang string) template.FuncMap {
 			t = t.In(loc)
 			return fmt.Sprintf("%s %d %s", weekdays[lang][t.Weekday()], t.Day(), months[lang][t.Month()-1])
 		},
+		// date is a calendar date with its year (wellbeing answers and milestones span years).
+		"date": func(loc *time.Location, t time.Time) string {
+			t = t.In(loc)
+			return fmt.Sprintf("%d %s %d", t.Day(), months[lang][t.Month()-1], t.Year())
+		},
+		// cls turns an i18n key (wb.social) into a CSS class (wb-social).
+		"cls": func(key string) string { return strings.ReplaceAll(key, ".", "-") },
 		"datetime": func(loc *time.Location, t time.Time) string {
 			if t.IsZero() {
 				return ""

@@ -151,7 +151,9 @@ func (s *Service) PersonalHook() personal.Hook {
 					}
 				}
 			}
-			return fault.Wrap(s.st.EraseParticipant(ctx, userID), "erase enrolments")
+			// The finished enrolments and marks stay under a tombstone, so
+			// that a past period's report does not change.
+			return fault.Wrap(s.st.EraseParticipant(ctx, userID, newTombstone()), "erase enrolments")
 		},
 	}
 }

@@ -50,8 +50,17 @@ type Store interface {
 	// EnrolmentsOf lists a participant's enrolments not left, by group id
 	// after the cursor id, at most limit, with positions.
 	EnrolmentsOf(ctx context.Context, participantID, after string, limit int) ([]Enrolment, error)
-	// EraseParticipant forgets a participant's enrolments, marks and escort links.
-	EraseParticipant(ctx context.Context, participantID string) error
+	// EraseParticipant puts tombstone in the participant's place in their
+	// enrolments and marks (so that a past period's figures stay) and
+	// forgets their escort links. Places held should be left first.
+	EraseParticipant(ctx context.Context, participantID, tombstone string) error
+	// PeriodEnrolments lists the enrolled, completed and not completed
+	// enrolments in an organisation's groups whose span overlaps
+	// [from, to), at most limit (cancelled groups included: the caller
+	// leaves them out).
+	PeriodEnrolments(ctx context.Context, orgID string, from, to time.Time, limit int) ([]Enrolment, error)
+	// EnrolmentIDsOf lists the ids of a participant's enrolments, at most limit.
+	EnrolmentIDsOf(ctx context.Context, participantID string, limit int) ([]string, error)
 
 	// PutMarks sets attendance marks (one per session and participant; a
 	// new mark replaces the old).

@@ -288,13 +288,73 @@ func testStore(t *testing.T, open func(t *testing.T) Store) {
 		if _, err := st.EscortByOuting(ctx, "o9"); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("escort of no outing: %v", err)
 		}
-		if err := st.EraseParticipant(ctx, "p1"); err != nil {
+		idsBefore, err := st.EnrolmentIDsOf(ctx, "p1", 10)
+		if err != nil || len(idsBefore) != 1 || idsBefore[0] != e1.ID {
+			t.Fatalf("p1's enrolment ids %v %v, want [%s]", idsBefore, err, e1.ID)
+		}
+		if err := st.EraseParticipant(ctx, "p1", "erased-t1"); err != nil {
 			t.Fatal(err)
 		}
 		mine, _ = st.EscortsOf(ctx, g.ID, "p1")
 		marks, _ = st.Marks(ctx, g.ID)
-		if e, err := st.Enrolment(ctx, g.ID, "p1"); !errors.Is(err, ErrNotFound) || len(mine) != 0 || len(marks) != 1 {
+		if e, err := st.Enrolment(ctx, g.ID, "p1"); !errors.Is(err, ErrNotFound) || len(mine) != 0 || len(marks) != 2 {
 			t.Fatalf("after erase: %+v %v, escorts %v, marks %v", e, err, mine, marks)
+		}
+		for _, m := range marks {
+			if m.ParticipantID == "p1" {
+				t.Fatalf("p1's mark kept their id: %+v", marks)
+			}
+		}
+		if ids, _ := st.EnrolmentIDsOf(ctx, "p1", 10); len(ids) != 0 {
+			t.Fatalf("p1 still has enrolments %v", ids)
+		}
+		if e, err := st.Enrolment(ctx, g.ID, "erased-t1"); err != nil || e.ID != e1.ID || e.Status != Completed {
+			t.Fatalf("tombstoned enrolment %+v %v, want %s completed", e, err, e1.ID)
+		}
+	})
+
+	t.Run("period enrolments: overlapping groups, counted statuses, bounded", func(t *testing.T) {
+		st := open(t)
+		g, _ := newGroup(t, st, "orgP", 1, 3) // 2026-09-08 .. 2026-09-22
+		other, _ := newGroup(t, st, "orgQ", 3, 3)
+		a := enrol(t, st, g, "pa")
+		enrol(t, st, g, "pw") // waiting: not counted
+		enrol(t, st, other, "px")
+		in := func(from, to time.Time, limit int) []Enrolment {
+			t.Helper()
+			got, err := st.PeriodEnrolments(ctx, "orgP", from, to, limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		sep := time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)
+		if got := in(sep, sep.AddDate(0, 1, 0), 10); len(got) != 1 || got[0].ID != a.ID || got[0].Status != Enrolled {
+			t.Fatalf("september: %+v, want pa's enrolment", got)
+		}
+		if got := in(sep.AddDate(0, 0, 20), sep.AddDate(0, 0, 21), 10); len(got) != 1 {
+			t.Fatalf("a day inside: %+v", got)
+		}
+		if got := in(sep.AddDate(0, 1, 0), sep.AddDate(0, 2, 0), 10); len(got) != 0 {
+			t.Fatalf("october (after the group): %+v", got)
+		}
+		if got := in(sep.AddDate(0, -1, 0), sep, 10); len(got) != 0 {
+			t.Fatalf("august (before the group): %+v", got)
+		}
+		if _, err := st.Decide(ctx, g.ID, map[string]string{"pa": Completed}); err != nil {
+			t.Fatal(err)
+		}
+		if got := in(sep, sep.AddDate(0, 1, 0), 10); len(got) != 1 || got[0].Status != Completed {
+			t.Fatalf("after decide: %+v", got)
+		}
+		if _, _, err := st.Leave(ctx, g.ID, "pw", sep); err != nil {
+			t.Fatal(err)
+		}
+		if got := in(sep, sep.AddDate(0, 1, 0), 10); len(got) != 1 {
+			t.Fatalf("a left waiting place counted: %+v", got)
+		}
+		if got := in(sep, sep.AddDate(0, 1, 0), 0); len(got) != 0 {
+			t.Fatalf("limit 0 gave %+v", got)
 		}
 	})
 }

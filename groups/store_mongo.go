@@ -362,7 +362,7 @@ func (s *mongoStore) EnrolmentsOf(ctx context.Context, participantID, after stri
 		bson.D{{Key: "group_id", Value: 1}}, limit)
 }
 
-func (s *mongoStore) EraseParticipant(ctx context.Context, participantID string) error {
+func (s *mongoStore) EraseParticipant(ctx context.Context, participantID, tombstone string) error {
 	mine, err := s.findEnrolments(ctx, bson.M{"participant_id": participantID}, bson.D{{Key: "seq", Value: 1}}, 10000)
 	if err != nil {
 		return err
@@ -374,12 +374,81 @@ func (s *mongoStore) EraseParticipant(ctx context.Context, participantID string)
 			}
 		}
 	}
-	for _, c := range []*mongo.Collection{s.enrols, s.marks, s.escorts} {
+	if _, err := s.d.Gate().UpdateMany(ctx, s.enrols, bson.M{"participant_id": participantID},
+		bson.M{"$set": bson.M{"participant_id": tombstone}}); err != nil {
+		return err
+	}
+	// A mark's _id names its participant: the tombstone's marks are written
+	// under new ids before the old ones go (a crash in between leaves both,
+	// and erasing again finishes).
+	cur, err := s.marks.Find(ctx, bson.M{"participant_id": participantID})
+	if err != nil {
+		return err
+	}
+	var docs []markDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return err
+	}
+	var moved []Mark
+	for _, d := range docs {
+		d.Mark.ParticipantID = tombstone
+		moved = append(moved, d.Mark)
+	}
+	if err := s.PutMarks(ctx, moved); err != nil {
+		return err
+	}
+	for _, c := range []*mongo.Collection{s.marks, s.escorts} {
 		if _, err := s.d.Gate().DeleteMany(ctx, c, bson.M{"participant_id": participantID}); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+func (s *mongoStore) PeriodEnrolments(ctx context.Context, orgID string, from, to time.Time, limit int) ([]Enrolment, error) {
+	cur, err := s.groups.Find(ctx, bson.M{"organisation_id": orgID, "starts_at": bson.M{"$lt": to}, "ends_at": bson.M{"$gt": from}},
+		options.Find().SetProjection(bson.M{"_id": 1}).SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(int64(limit)))
+	if err != nil {
+		return nil, err
+	}
+	var gs []struct {
+		ID string `bson:"_id"`
+	}
+	if err := cur.All(ctx, &gs); err != nil {
+		return nil, err
+	}
+	var out []Enrolment
+	for _, g := range gs {
+		if len(out) >= limit {
+			break
+		}
+		es, err := s.findEnrolments(ctx, bson.M{"group_id": g.ID, "status": bson.M{"$in": []string{Enrolled, Completed, NotCompleted}}},
+			bson.D{{Key: "seq", Value: 1}}, limit-len(out))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, es...)
+	}
+	return out, nil
+}
+
+func (s *mongoStore) EnrolmentIDsOf(ctx context.Context, participantID string, limit int) ([]string, error) {
+	cur, err := s.enrols.Find(ctx, bson.M{"participant_id": participantID},
+		options.Find().SetProjection(bson.M{"_id": 1}).SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(int64(limit)))
+	if err != nil {
+		return nil, err
+	}
+	var docs []struct {
+		ID string `bson:"_id"`
+	}
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, err
+	}
+	out := make([]string, len(docs))
+	for i, d := range docs {
+		out[i] = d.ID
+	}
+	return out, nil
 }
 
 type markDoc struct {

@@ -35,14 +35,19 @@ const (
 	sqlGroupCounts = `SELECT
 		(SELECT count(*) FROM group_enrolments WHERE group_id = ?1 AND status = 'enrolled'),
 		(SELECT count(*) FROM group_enrolments WHERE group_id = ?1 AND status = 'waiting')`
-	sqlOrgGroups      = `SELECT doc, starts_at, ends_at, decided FROM group_defs WHERE organisation_id = ? AND id > ? ORDER BY id LIMIT ?`
-	sqlSessions       = `SELECT id, group_id, organisation_id, starts_at, ends_at, status, reason FROM group_sessions WHERE group_id = ? ORDER BY starts_at, id`
-	sqlWaitingAhead   = `SELECT count(*) FROM group_enrolments WHERE group_id = ? AND status = 'waiting' AND seq < ?`
-	sqlEnrolmentsOf   = `SELECT id, group_id, participant_id, status, seq, at FROM group_enrolments WHERE participant_id = ? AND group_id > ? AND status <> 'left' ORDER BY group_id LIMIT ?`
-	sqlGroupEnrolment = `SELECT id, group_id, participant_id, status, seq, at FROM group_enrolments WHERE group_id = ? AND participant_id = ? ORDER BY seq DESC LIMIT 1`
-	sqlMarks          = `SELECT session_id, group_id, participant_id, mark FROM group_marks WHERE group_id = ?`
-	sqlEscortByOuting = `SELECT session_id, group_id, participant_id, outing_id FROM group_escorts WHERE outing_id = ? LIMIT 1`
-	sqlEscortsOf      = `SELECT session_id, group_id, participant_id, outing_id FROM group_escorts WHERE participant_id = ? AND group_id = ?`
+	sqlOrgGroups        = `SELECT doc, starts_at, ends_at, decided FROM group_defs WHERE organisation_id = ? AND id > ? ORDER BY id LIMIT ?`
+	sqlSessions         = `SELECT id, group_id, organisation_id, starts_at, ends_at, status, reason FROM group_sessions WHERE group_id = ? ORDER BY starts_at, id`
+	sqlWaitingAhead     = `SELECT count(*) FROM group_enrolments WHERE group_id = ? AND status = 'waiting' AND seq < ?`
+	sqlEnrolmentsOf     = `SELECT id, group_id, participant_id, status, seq, at FROM group_enrolments WHERE participant_id = ? AND group_id > ? AND status <> 'left' ORDER BY group_id LIMIT ?`
+	sqlGroupEnrolment   = `SELECT id, group_id, participant_id, status, seq, at FROM group_enrolments WHERE group_id = ? AND participant_id = ? ORDER BY seq DESC LIMIT 1`
+	sqlMarks            = `SELECT session_id, group_id, participant_id, mark FROM group_marks WHERE group_id = ?`
+	sqlEscortByOuting   = `SELECT session_id, group_id, participant_id, outing_id FROM group_escorts WHERE outing_id = ? LIMIT 1`
+	sqlEscortsOf        = `SELECT session_id, group_id, participant_id, outing_id FROM group_escorts WHERE participant_id = ? AND group_id = ?`
+	sqlPeriodEnrolments = `SELECT e.id, e.group_id, e.participant_id, e.status, e.seq, e.at FROM group_defs g
+		JOIN group_enrolments e ON e.group_id = g.id
+		WHERE g.organisation_id = ? AND g.starts_at < ? AND g.ends_at > ? AND e.status IN ('enrolled', 'completed', 'not_completed')
+		ORDER BY g.id, e.seq LIMIT ?`
+	sqlEnrolmentIDsOf = `SELECT id FROM group_enrolments WHERE participant_id = ? ORDER BY id LIMIT ?`
 )
 
 func sqlErr(err error) error {
@@ -360,16 +365,37 @@ func (s *sqliteStore) EnrolmentsOf(ctx context.Context, participantID, after str
 	return s.enrolmentRows(ctx, sqlEnrolmentsOf, participantID, after, limit)
 }
 
-func (s *sqliteStore) EraseParticipant(ctx context.Context, participantID string) error {
+func (s *sqliteStore) EraseParticipant(ctx context.Context, participantID, tombstone string) error {
 	return s.d.Write(ctx, func(tx *sql.Tx) error {
-		for _, q := range []string{`DELETE FROM group_enrolments WHERE participant_id = ?`,
-			`DELETE FROM group_marks WHERE participant_id = ?`, `DELETE FROM group_escorts WHERE participant_id = ?`} {
-			if _, err := tx.ExecContext(ctx, q, participantID); err != nil {
+		for _, q := range []string{`UPDATE group_enrolments SET participant_id = ?2 WHERE participant_id = ?1`,
+			`UPDATE group_marks SET participant_id = ?2 WHERE participant_id = ?1`, `DELETE FROM group_escorts WHERE participant_id = ?1`} {
+			if _, err := tx.ExecContext(ctx, q, participantID, tombstone); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+}
+
+func (s *sqliteStore) PeriodEnrolments(ctx context.Context, orgID string, from, to time.Time, limit int) ([]Enrolment, error) {
+	return s.enrolmentRows(ctx, sqlPeriodEnrolments, orgID, sqlite.Millis(to), sqlite.Millis(from), limit)
+}
+
+func (s *sqliteStore) EnrolmentIDsOf(ctx context.Context, participantID string, limit int) ([]string, error) {
+	rows, err := s.d.QueryContext(ctx, sqlEnrolmentIDsOf, participantID, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
 }
 
 func (s *sqliteStore) PutMarks(ctx context.Context, marks []Mark) error {

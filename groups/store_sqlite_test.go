@@ -38,6 +38,8 @@ func TestSQLiteHotQueriesUseIndexes(t *testing.T) {
 		{"a group's marks", sqlMarks, []any{gid}},
 		{"a participant's escorts", sqlEscortsOf, []any{"p1", gid}},
 		{"an outing's escort link", sqlEscortByOuting, []any{"o1"}},
+		{"a period's enrolments", sqlPeriodEnrolments, []any{"org1", int64(2e12), int64(0), 1000}},
+		{"a participant's enrolment ids", sqlEnrolmentIDsOf, []any{"p1", 1000}},
 	}
 	for _, q := range queries {
 		plan, err := d.QueryPlan(ctx, q.query, q.args...)
