@@ -82,6 +82,10 @@ type Store interface {
 	RevokeSignIn(ctx context.Context, id, why string, at time.Time) error
 	// RevokeUserSignIns ends every sign-in of a user.
 	RevokeUserSignIns(ctx context.Context, userID, why string, at time.Time) error
+	// TouchSignIn records at as the sign-in's last use. An earlier time
+	// never replaces a later one (replicas touch concurrently); a missing
+	// or revoked sign-in is left alone, without an error.
+	TouchSignIn(ctx context.Context, id string, at time.Time) error
 	// SignInsOf returns a user's sign-ins, oldest first, at most limit.
 	SignInsOf(ctx context.Context, userID string, limit int) ([]SignIn, error)
 	// SweepSignIns deletes refresh tokens expired at now and sign-ins
@@ -146,6 +150,8 @@ type SignIn struct {
 	Revoked   bool
 	RevokedAt *time.Time
 	Why       string
+	// LastSeenAt is the last TouchSignIn, nil if none.
+	LastSeenAt *time.Time
 }
 
 // RefreshRecord is a refresh token, known only by its SHA-256.

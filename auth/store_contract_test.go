@@ -353,6 +353,31 @@ func testStore(t *testing.T, open func(t *testing.T) Store) {
 		}
 	})
 
+	t.Run("sign-in last seen", func(t *testing.T) {
+		st := open(t)
+		rec := RefreshRecord{Hash: "h1", Family: "f1", UserID: "u1", CreatedAt: ct0, ExpiresAt: ct0.Add(RefreshTokenTTL)}
+		must(t, st.StartSignIn(ctx, SignIn{ID: "f1", UserID: "u1", CreatedAt: ct0}, rec))
+		if si, err := st.SignIn(ctx, "f1"); err != nil || si.LastSeenAt != nil {
+			t.Fatalf("new sign-in already seen: %+v %v", si, err)
+		}
+		must(t, st.TouchSignIn(ctx, "f1", ct0.Add(10*time.Minute)))
+		// A replica with an older request must not move it back.
+		must(t, st.TouchSignIn(ctx, "f1", ct0.Add(5*time.Minute)))
+		si, err := st.SignIn(ctx, "f1")
+		if err != nil || si.LastSeenAt == nil || !si.LastSeenAt.Equal(ct0.Add(10*time.Minute)) {
+			t.Fatalf("after touches: %+v %v", si, err)
+		}
+		if all, err := st.SignInsOf(ctx, "u1", 10); err != nil || len(all) != 1 || all[0].LastSeenAt == nil {
+			t.Fatalf("SignInsOf lost last seen: %+v %v", all, err)
+		}
+		must(t, st.TouchSignIn(ctx, "nope", ct0))
+		must(t, st.RevokeSignIn(ctx, "f1", "logout", ct0.Add(11*time.Minute)))
+		must(t, st.TouchSignIn(ctx, "f1", ct0.Add(20*time.Minute)))
+		if si, _ := st.SignIn(ctx, "f1"); !si.Revoked || !si.LastSeenAt.Equal(ct0.Add(10*time.Minute)) {
+			t.Fatalf("a revoked sign-in was touched: %+v", si)
+		}
+	})
+
 	t.Run("login failures", func(t *testing.T) {
 		st := open(t)
 		var fs []Failure

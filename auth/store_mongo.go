@@ -134,6 +134,7 @@ type familyDoc struct {
 	Revoked   bool       `bson:"revoked"`
 	RevokedAt *time.Time `bson:"revoked_at,omitempty"`
 	Why       string     `bson:"why,omitempty"`
+	LastSeen  *time.Time `bson:"last_seen_at,omitempty"`
 }
 
 func (f familyDoc) signIn() SignIn {
@@ -141,6 +142,10 @@ func (f familyDoc) signIn() SignIn {
 	if f.RevokedAt != nil {
 		t := f.RevokedAt.UTC()
 		si.RevokedAt = &t
+	}
+	if f.LastSeen != nil {
+		t := f.LastSeen.UTC()
+		si.LastSeenAt = &t
 	}
 	return si
 }
@@ -370,6 +375,14 @@ func (s *mongoStore) RotateRefreshToken(ctx context.Context, spent string, next 
 		return err
 	}
 	_, err = s.refresh.InsertOne(ctx, toRefreshDoc(next))
+	return err
+}
+
+// TouchSignIn: the filter keeps the latest time when replicas race.
+func (s *mongoStore) TouchSignIn(ctx context.Context, id string, at time.Time) error {
+	_, err := s.db.Gate().UpdateOne(ctx, s.families, bson.M{"_id": id, "revoked": false,
+		"$or": bson.A{bson.M{"last_seen_at": bson.M{"$exists": false}}, bson.M{"last_seen_at": bson.M{"$lt": at}}}},
+		bson.M{"$set": bson.M{"last_seen_at": at}})
 	return err
 }
 

@@ -50,8 +50,9 @@ const (
 	qRefreshByHash = `SELECT hash, family, user_id, created_at, expires_at FROM refresh_tokens WHERE hash = ?`
 	qSpendRefresh  = `UPDATE refresh_tokens SET spent_at = ? WHERE hash = ? AND spent_at IS NULL`
 	qInsertRefresh = `INSERT INTO refresh_tokens (hash, family, user_id, created_at, expires_at) VALUES (?,?,?,?,?)`
-	qSignInByID    = `SELECT id, user_id, created_at, revoked, revoked_at, why FROM sign_ins WHERE id = ?`
-	qSignInsOf     = `SELECT id, user_id, created_at, revoked, revoked_at, why FROM sign_ins WHERE user_id = ? ORDER BY created_at, id LIMIT ?`
+	qSignInByID    = `SELECT id, user_id, created_at, revoked, revoked_at, why, last_seen_at FROM sign_ins WHERE id = ?`
+	qSignInsOf     = `SELECT id, user_id, created_at, revoked, revoked_at, why, last_seen_at FROM sign_ins WHERE user_id = ? ORDER BY created_at, id LIMIT ?`
+	qTouchSignIn   = `UPDATE sign_ins SET last_seen_at = ? WHERE id = ? AND revoked = 0 AND (last_seen_at IS NULL OR last_seen_at < ?)`
 	qRevokeSignIn  = `UPDATE sign_ins SET revoked = 1, revoked_at = ?, why = ? WHERE id = ? AND revoked = 0`
 	qRevokeUser    = `UPDATE sign_ins SET revoked = 1, revoked_at = ?, why = ? WHERE user_id = ? AND revoked = 0`
 	qSweepRefresh  = `DELETE FROM refresh_tokens WHERE expires_at <= ?`
@@ -290,8 +291,8 @@ func scanSignIn(r scanner) (SignIn, error) {
 	var si SignIn
 	var created int64
 	var revoked int
-	var revokedAt sql.NullInt64
-	err := r.Scan(&si.ID, &si.UserID, &created, &revoked, &revokedAt, &si.Why)
+	var revokedAt, lastSeen sql.NullInt64
+	err := r.Scan(&si.ID, &si.UserID, &created, &revoked, &revokedAt, &si.Why, &lastSeen)
 	if errors.Is(err, sql.ErrNoRows) {
 		return si, ErrNotFound
 	}
@@ -299,6 +300,10 @@ func scanSignIn(r scanner) (SignIn, error) {
 	if revokedAt.Valid {
 		t := sqlite.Time(revokedAt.Int64)
 		si.RevokedAt = &t
+	}
+	if lastSeen.Valid {
+		t := sqlite.Time(lastSeen.Int64)
+		si.LastSeenAt = &t
 	}
 	return si, err
 }
@@ -323,6 +328,11 @@ func (s *sqliteStore) RotateRefreshToken(ctx context.Context, spent string, next
 			sqlite.Millis(next.CreatedAt), sqlite.Millis(next.ExpiresAt))
 		return err
 	})
+}
+
+func (s *sqliteStore) TouchSignIn(ctx context.Context, id string, at time.Time) error {
+	_, err := s.d.ExecContext(ctx, qTouchSignIn, sqlite.Millis(at), id, sqlite.Millis(at))
+	return err
 }
 
 func (s *sqliteStore) RevokeSignIn(ctx context.Context, id, why string, at time.Time) error {

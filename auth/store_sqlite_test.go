@@ -33,6 +33,7 @@ func TestSQLiteHotQueriesUseIndexes(t *testing.T) {
 		{"spend refresh", qSpendRefresh, []any{1, "h"}},
 		{"sign-in by id", qSignInByID, []any{"f"}},
 		{"sign-ins of user", qSignInsOf, []any{"u1", 1000}},
+		{"touch sign-in", qTouchSignIn, []any{1, "f", 1}},
 		{"revoke user's sign-ins", qRevokeUser, []any{1, "x", "u1"}},
 		{"sweep refresh", qSweepRefresh, []any{1}},
 		{"sweep sign-ins", qSweepSignIns, []any{1}},

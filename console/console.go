@@ -112,11 +112,10 @@ type ReportLine struct {
 
 // Console serves the pages.
 type Console struct {
-	cfg      Config
-	log      *slog.Logger
-	clock    clock.Clock
-	sessions *sessions
-	pages    map[string]map[string]*pageTemplate // lang → page → template
+	cfg   Config
+	log   *slog.Logger
+	clock clock.Clock
+	pages map[string]map[string]*pageTemplate // lang → page → template
 }
 
 // New checks cfg and parses the templates.
@@ -146,8 +145,7 @@ func New(cfg Config) (*Console, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Console{cfg: cfg, log: cfg.Logger, clock: cfg.Clock, pages: pages,
-		sessions: newSessions(cfg.Clock, cfg.IdleTimeout)}, nil
+	return &Console{cfg: cfg, log: cfg.Logger, clock: cfg.Clock, pages: pages}, nil
 }
 
 // Mount adds the console's routes to r (the API's Fiber app).

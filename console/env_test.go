@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -46,6 +47,15 @@ type env struct {
 	Org       string
 	OtherOrg  string
 	Coord     person
+	// Close stops the first instance's server (a restart, with instance).
+	Close func()
+	db    *sqlite.DB
+	priv  ed25519.PrivateKey
+	opts  []envOpt
+	// hook adds services on the env's database before each instance's
+	// console is built (domains_test.go); e's services are the first
+	// instance's by then.
+	hook func(e *env, db *sqlite.DB, c *console.Config)
 }
 
 type person struct {
@@ -66,58 +76,11 @@ func newEnv(t testing.TB, opts ...envOpt) *env {
 // database before the console is built (domains_test.go).
 func newEnvWith(t testing.TB, hook func(e *env, db *sqlite.DB, c *console.Config), opts ...envOpt) *env {
 	t.Helper()
+	e := &env{t: t, Clock: clock.NewFake(testNow), db: sqlitetest.New(t), opts: opts, hook: hook}
+	_, e.priv, _ = ed25519.GenerateKey(rand.Reader)
+	in := e.instance()
+	e.Auth, e.AuthStore, e.Outings, e.Matcher, e.Console, e.URL, e.Close = in.Auth, in.AuthStore, in.Outings, in.Matcher, in.Console, in.URL, in.Close
 	ctx := context.Background()
-	e := &env{t: t, Clock: clock.NewFake(testNow)}
-	db := sqlitetest.New(t)
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	ast, err := auth.NewSQLiteStore(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.AuthStore = ast
-	if e.Auth, err = auth.New(ctx, auth.Config{Store: ast, Keys: auth.NewKeySet(priv), Clock: e.Clock, Hash: auth.TestHashParams}); err != nil {
-		t.Fatal(err)
-	}
-	mst, err := matching.NewSQLiteStore(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e.Outings, err = matching.NewService(ctx, mst, matching.Config{Clock: e.Clock, Directory: matching.AccountsDirectory(e.Auth)}); err != nil {
-		t.Fatal(err)
-	}
-	e.Auth.OnStatusChange(e.Outings.VolunteerStatusHook)
-	if e.Matcher, err = matching.NewMatcher(ctx, e.Outings, matching.MatcherConfig{}); err != nil {
-		t.Fatal(err)
-	}
-	cfg := console.Config{Accounts: e.Auth, Outings: e.Outings, Matcher: e.Matcher, Clock: e.Clock,
-		IdleTimeout: 24 * time.Hour, Poll: 300 * time.Millisecond, ClientAddr: api.ClientIP}
-	if hook != nil {
-		hook(e, db, &cfg)
-	}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	if e.Console, err = console.New(cfg); err != nil {
-		t.Fatal(err)
-	}
-	idem, err := api.NewIdempotencySQLite(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := api.New(api.Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), DB: db, Auth: e.Auth, Accounts: e.Auth,
-		Clock: e.Clock, Idempotency: idem, Matching: e.Outings, Matcher: e.Matcher,
-		Extra: func(s *api.Server) { e.Console.Mount(s.App) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.App.Listener(ln) }()
-	t.Cleanup(func() { _ = srv.App.ShutdownWithTimeout(2 * time.Second) })
-	e.URL = "http://" + ln.Addr().String()
-
 	o, err := e.Auth.CreateOrganisation(ctx, "Röda Korset Halmstad", "Europe/Stockholm")
 	if err != nil {
 		t.Fatal(err)
@@ -130,6 +93,79 @@ func newEnvWith(t testing.TB, hook func(e *env, db *sqlite.DB, c *console.Config
 	e.OtherOrg = o2.ID
 	e.Coord = e.user(auth.RoleCoordinator, e.Org, auth.StatusActive, "Cora Berg")
 	return e
+}
+
+// instance is one server process: its own services and console on env's
+// database and signing key, served on a port of its own. Two of them are
+// two replicas; closing one and starting another is a restart.
+type instance struct {
+	Auth      *auth.Service
+	AuthStore auth.Store
+	Outings   *matching.Service
+	Matcher   *matching.Matcher
+	Console   *console.Console
+	URL       string
+	Close     func()
+}
+
+func (e *env) instance() instance {
+	t := e.t
+	t.Helper()
+	ctx := context.Background()
+	var in instance
+	ast, err := auth.NewSQLiteStore(ctx, e.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.AuthStore = ast
+	if in.Auth, err = auth.New(ctx, auth.Config{Store: ast, Keys: auth.NewKeySet(e.priv), Clock: e.Clock, Hash: auth.TestHashParams}); err != nil {
+		t.Fatal(err)
+	}
+	mst, err := matching.NewSQLiteStore(ctx, e.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Outings, err = matching.NewService(ctx, mst, matching.Config{Clock: e.Clock, Directory: matching.AccountsDirectory(in.Auth)}); err != nil {
+		t.Fatal(err)
+	}
+	in.Auth.OnStatusChange(in.Outings.VolunteerStatusHook)
+	if in.Matcher, err = matching.NewMatcher(ctx, in.Outings, matching.MatcherConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := console.Config{Accounts: in.Auth, Outings: in.Outings, Matcher: in.Matcher, Clock: e.Clock,
+		IdleTimeout: 24 * time.Hour, Poll: 300 * time.Millisecond, ClientAddr: api.ClientIP}
+	if e.hook != nil {
+		if e.Auth == nil {
+			e.Auth, e.AuthStore, e.Outings, e.Matcher = in.Auth, in.AuthStore, in.Outings, in.Matcher
+		}
+		e.hook(e, e.db, &cfg)
+	}
+	for _, o := range e.opts {
+		o(&cfg)
+	}
+	if in.Console, err = console.New(cfg); err != nil {
+		t.Fatal(err)
+	}
+	idem, err := api.NewIdempotencySQLite(ctx, e.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := api.New(api.Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), DB: e.db, Auth: in.Auth, Accounts: in.Auth,
+		Clock: e.Clock, Idempotency: idem, Matching: in.Outings, Matcher: in.Matcher,
+		Extra: func(s *api.Server) { in.Console.Mount(s.App) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.App.Listener(ln) }()
+	var once sync.Once
+	in.Close = func() { once.Do(func() { _ = srv.App.ShutdownWithTimeout(2 * time.Second) }) }
+	t.Cleanup(in.Close)
+	in.URL = "http://" + ln.Addr().String()
+	return in
 }
 
 func (e *env) user(role auth.Role, org string, status auth.Status, name string) person {

@@ -1,19 +1,18 @@
 package console
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/clavis-app/clavis/auth"
-	"github.com/clavis-app/clavis/internal/clock"
 	"github.com/clavis-app/clavis/internal/fault"
 )
 
@@ -25,26 +24,17 @@ const (
 	csrfHeader    = "X-CSRF-Token"
 )
 
-// session is one signed-in browser. Sessions live in this process's memory:
-// a restart signs everyone out, and several replicas need sticky sessions.
-// The account's standing is read again on every request, so a suspension
-// ends the session at the next one.
+// session is one signed-in browser. Nothing of it lives in this process:
+// the cookie holds the auth sign-in's refresh token, which the store knows
+// by its hash, so every replica and a restarted server accept it, and a
+// logout (revoking the sign-in) ends it everywhere. The token is never
+// spent, only checked; the idle deadline is the sign-in's last-seen time in
+// the store. The account's standing is read again on every request, so a
+// suspension ends the session at the next one.
 type session struct {
-	userID   string
-	csrf     string
-	refresh  string // the auth sign-in's refresh token, revoked at logout
-	lastSeen time.Time
-}
-
-type sessions struct {
-	mu    sync.Mutex
-	byKey map[string]*session // key: sha256 of the cookie value
-	clock clock.Clock
-	idle  time.Duration
-}
-
-func newSessions(clk clock.Clock, idle time.Duration) *sessions {
-	return &sessions{byKey: map[string]*session{}, clock: clk, idle: idle}
+	userID  string
+	csrf    string
+	refresh string // the cookie's value: the auth sign-in's refresh token
 }
 
 func randomToken() string {
@@ -55,54 +45,14 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func keyOf(cookie string) string {
-	h := sha256.Sum256([]byte(cookie))
-	return string(h[:])
-}
-
-func (s *sessions) start(userID, refresh string) (cookie string, sess *session) {
-	cookie = randomToken()
-	sess = &session{userID: userID, csrf: randomToken(), refresh: refresh, lastSeen: s.clock.Now()}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.clock.Now()
-	for k, v := range s.byKey { // idle ones would otherwise pile up
-		if now.Sub(v.lastSeen) > s.idle {
-			delete(s.byKey, k)
-		}
-	}
-	s.byKey[keyOf(cookie)] = sess
-	return cookie, sess
-}
-
-// touch finds the session and renews its idle deadline; an idle one is ended.
-func (s *sessions) touch(cookie string) (*session, bool) {
-	if cookie == "" {
-		return nil, false
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k := keyOf(cookie)
-	sess, ok := s.byKey[k]
-	if !ok {
-		return nil, false
-	}
-	now := s.clock.Now()
-	if now.Sub(sess.lastSeen) > s.idle {
-		delete(s.byKey, k)
-		return nil, false
-	}
-	sess.lastSeen = now
-	return sess, true
-}
-
-func (s *sessions) end(cookie string) *session {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k := keyOf(cookie)
-	sess := s.byKey[k]
-	delete(s.byKey, k)
-	return sess
+// csrfOf derives the session's CSRF token from its secret, so that every
+// replica computes the same one without storing it, and a page (or a
+// script injected into one) that sees the token learns nothing of the
+// HttpOnly cookie.
+func csrfOf(secret string) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte("clavis console csrf v1"))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
 func (c *Console) setCookie(f *fiber.Ctx, name, value string, expire bool) {
@@ -133,13 +83,23 @@ const localsSession, localsUser = "console.session", "console.user"
 // something.
 func (c *Console) requireSession(f *fiber.Ctx) error {
 	cookie := f.Cookies(sessionCookie)
-	sess, ok := c.sessions.touch(cookie)
-	if !ok {
+	if cookie == "" {
 		return c.toLogin(f)
 	}
-	u, err := c.cfg.Accounts.User(f.UserContext(), sess.userID)
+	ctx := f.UserContext()
+	userID, err := c.cfg.Accounts.ResumeSignIn(ctx, cookie, c.cfg.IdleTimeout)
+	if fault.KindOf(err) == fault.Unauthenticated {
+		c.setCookie(f, sessionCookie, "", true)
+		return c.toLogin(f)
+	}
+	if err != nil {
+		c.log.Warn("console: reading the session failed", "error", err.Error())
+		return c.fail(f, fiber.StatusInternalServerError, "err.internal")
+	}
+	sess := &session{userID: userID, csrf: csrfOf(cookie), refresh: cookie}
+	u, err := c.cfg.Accounts.User(ctx, userID)
 	if err != nil || u.Status != auth.StatusActive || !allowedRole(u.Role) {
-		c.sessions.end(cookie)
+		_ = c.cfg.Accounts.Logout(ctx, userID, cookie)
 		c.setCookie(f, sessionCookie, "", true)
 		return c.toLogin(f)
 	}
@@ -232,8 +192,7 @@ func (c *Console) login(f *fiber.Ctx) error {
 		_ = c.cfg.Accounts.Logout(ctx, claims.UserID, tok.RefreshToken)
 		return again(fiber.StatusForbidden, "login.notcoordinator")
 	}
-	cookie, _ := c.sessions.start(u.ID, tok.RefreshToken)
-	c.setCookie(f, sessionCookie, cookie, false)
+	c.setCookie(f, sessionCookie, tok.RefreshToken, false)
 	c.setCookie(f, preCookie, "", true)
 	if u.Language == "en" || u.Language == "sv" {
 		if f.Cookies(langCookie) == "" {
@@ -244,13 +203,16 @@ func (c *Console) login(f *fiber.Ctx) error {
 }
 
 func (c *Console) logout(f *fiber.Ctx) error {
-	cookie := f.Cookies(sessionCookie)
-	if sess := c.sessions.end(cookie); sess != nil {
+	sess, _ := f.Locals(localsSession).(*session)
+	c.setCookie(f, sessionCookie, "", true)
+	if sess != nil {
+		// The cookie may have been copied: only revoking the sign-in makes
+		// it useless on every replica, so a failure is not hidden.
 		if err := c.cfg.Accounts.Logout(f.UserContext(), sess.userID, sess.refresh); err != nil {
 			c.log.Warn("console: ending the sign-in failed", "error", err.Error())
+			return c.fail(f, fiber.StatusInternalServerError, "err.internal")
 		}
 	}
-	c.setCookie(f, sessionCookie, "", true)
 	return f.Redirect(Prefix+"/login", fiber.StatusSeeOther)
 }
 
