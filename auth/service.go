@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto/cipher"
 	"errors"
 	"io"
 	"log/slog"
@@ -59,7 +60,8 @@ type Service struct {
 	statusHooks statusHooks
 
 	auditRetention time.Duration
-	lastAuditSweep time.Time // RunSweeper's goroutine only
+	lastAuditSweep time.Time   // RunSweeper's goroutine only
+	seal           cipher.AEAD // clientseal.go
 }
 
 // New checks cfg and registers the account export/erase hook.
@@ -90,6 +92,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		store: cfg.Store, clock: cfg.Clock, log: cfg.Logger, hasher: h,
 		tokens:   newTokenCodec(cfg.Keys, cfg.Clock),
 		personal: cfg.Personal, auditRetention: cfg.AuditRetention,
+		seal: cfg.Keys.sealAEAD(),
 	}
 	s.throttle = newThrottle(cfg.Store, cfg.Clock)
 	cfg.Personal.Register(personal.Hook{Name: "account", Export: s.exportAccount, Erase: s.eraseAccount})

@@ -121,3 +121,37 @@ func TestIdleTimeoutAcrossReplicas(t *testing.T) {
 	e.Clock.Set(e.Clock.Now().Add(-30 * time.Minute)) // not idle by the clock any more: the sign-in was revoked
 	a.signedOut(t, "A after the idle end on B")
 }
+
+// The cookie is the sign-in's refresh token sealed by the server: a copy
+// of it opens the console, but the API's refresh refuses it, so a stolen
+// console cookie cannot be turned into API tokens that outlive the
+// console's idle timeout. Another deployment's key cannot open it either.
+func TestSessionCookieIsNoRefreshToken(t *testing.T) {
+	e := newEnv(t)
+	a := e.signIn(e.Coord)
+	u, _ := url.Parse(e.URL + "/console/")
+	var cookie string
+	for _, ck := range a.Jar.Cookies(u) {
+		if ck.Name == "clavis_console" {
+			cookie = ck.Value
+		}
+	}
+	if cookie == "" {
+		t.Fatal("no session cookie")
+	}
+	res, err := http.Post(e.URL+"/v1/auth/refresh", "application/json", strings.NewReader(`{"refresh_token": "`+cookie+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusUnauthorized && res.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("POST /v1/auth/refresh with the console cookie: %d, want 401 or 422", res.StatusCode)
+	}
+	a.signedIn(t, "after the refresh attempt")
+	if refresh, ok := e.Auth.OpenSignIn(cookie); !ok || refresh == cookie {
+		t.Fatalf("the cookie does not open to a refresh token: %v", ok)
+	}
+	if _, ok := e.Auth.OpenSignIn(cookie[:len(cookie)-2] + "AA"); ok {
+		t.Fatal("a changed cookie opened")
+	}
+}

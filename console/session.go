@@ -25,7 +25,8 @@ const (
 )
 
 // session is one signed-in browser. Nothing of it lives in this process:
-// the cookie holds the auth sign-in's refresh token, which the store knows
+// the cookie holds the auth sign-in's refresh token, sealed by auth (so a
+// copied cookie cannot be spent at /v1/auth/refresh), which the store knows
 // by its hash, so every replica and a restarted server accept it, and a
 // logout (revoking the sign-in) ends it everywhere. The token is never
 // spent, only checked; the idle deadline is the sign-in's last-seen time in
@@ -34,7 +35,7 @@ const (
 type session struct {
 	userID  string
 	csrf    string
-	refresh string // the cookie's value: the auth sign-in's refresh token
+	refresh string // the auth sign-in's refresh token, opened from the cookie
 }
 
 func randomToken() string {
@@ -87,7 +88,12 @@ func (c *Console) requireSession(f *fiber.Ctx) error {
 		return c.toLogin(f)
 	}
 	ctx := f.UserContext()
-	userID, err := c.cfg.Accounts.ResumeSignIn(ctx, cookie, c.cfg.IdleTimeout)
+	refresh, ok := c.cfg.Accounts.OpenSignIn(cookie)
+	if !ok {
+		c.setCookie(f, sessionCookie, "", true)
+		return c.toLogin(f)
+	}
+	userID, err := c.cfg.Accounts.ResumeSignIn(ctx, refresh, c.cfg.IdleTimeout)
 	if fault.KindOf(err) == fault.Unauthenticated {
 		c.setCookie(f, sessionCookie, "", true)
 		return c.toLogin(f)
@@ -96,10 +102,10 @@ func (c *Console) requireSession(f *fiber.Ctx) error {
 		c.log.Warn("console: reading the session failed", "error", err.Error())
 		return c.fail(f, fiber.StatusInternalServerError, "err.internal")
 	}
-	sess := &session{userID: userID, csrf: csrfOf(cookie), refresh: cookie}
+	sess := &session{userID: userID, csrf: csrfOf(cookie), refresh: refresh}
 	u, err := c.cfg.Accounts.User(ctx, userID)
 	if err != nil || u.Status != auth.StatusActive || !allowedRole(u.Role) {
-		_ = c.cfg.Accounts.Logout(ctx, userID, cookie)
+		_ = c.cfg.Accounts.Logout(ctx, userID, refresh)
 		c.setCookie(f, sessionCookie, "", true)
 		return c.toLogin(f)
 	}
@@ -192,7 +198,7 @@ func (c *Console) login(f *fiber.Ctx) error {
 		_ = c.cfg.Accounts.Logout(ctx, claims.UserID, tok.RefreshToken)
 		return again(fiber.StatusForbidden, "login.notcoordinator")
 	}
-	c.setCookie(f, sessionCookie, tok.RefreshToken, false)
+	c.setCookie(f, sessionCookie, c.cfg.Accounts.SealSignIn(tok.RefreshToken), false)
 	c.setCookie(f, preCookie, "", true)
 	if u.Language == "en" || u.Language == "sv" {
 		if f.Cookies(langCookie) == "" {
