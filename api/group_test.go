@@ -242,6 +242,7 @@ func TestGroupBadInput(t *testing.T) {
 		t.Fatalf("moved into the past: %s", body)
 	}
 	status, body = e.Call("GET", "/v1/groups/"+g.ID+"/sessions?limit=1", c.Token, nil)
+	e.Want(status, body, 200)
 	var again groups.SessionPage
 	e.Decode(body, &again)
 	if again.Items[0].Status != "scheduled" || !again.Items[0].StartsAt.Equal(sp.Items[0].StartsAt) {
@@ -299,6 +300,7 @@ func TestGroupEnrolmentRaceOverHTTP(t *testing.T) {
 		t.Fatalf("%d enrolled, waiting positions %v", enrolled, positions)
 	}
 	status, body = e.Call("GET", "/v1/groups/"+g.ID+"/enrolments?limit=100", c.Token, nil)
+	e.Want(status, body, 200)
 	var ep groups.EnrolmentPage
 	e.Decode(body, &ep)
 	for i, en := range ep.Items[1:] {
