@@ -94,7 +94,7 @@ func (c ConsoleReports) OutcomeReport(ctx context.Context, who auth.Identity, fr
 	}
 	out := console.Report{From: from, To: to}
 	for _, g := range r.Goals {
-		line := console.ReportLine{Measure: g.Key, Goal: g.Target, Actual: g.Actual}
+		line := console.ReportLine{Measure: g.Key, Goal: g.Target, Actual: g.Actual, Met: g.Met}
 		if g.Key == "group_completion_rate" {
 			b := r.Groups.ByGender
 			line.ByGender = map[string]float64{"female": b.Female.CompletionRate, "male": b.Male.CompletionRate,

@@ -178,7 +178,7 @@ func (r testReports) OutcomeReport(ctx context.Context, who auth.Identity, from,
 	rep, err := r.report(ctx, who, from, to)
 	out := console.Report{From: from, To: to}
 	for _, g := range rep.Goals {
-		out.Lines = append(out.Lines, console.ReportLine{Measure: g.Key, Goal: g.Target, Actual: g.Actual})
+		out.Lines = append(out.Lines, console.ReportLine{Measure: g.Key, Goal: g.Target, Actual: g.Actual, Met: g.Met})
 	}
 	return out, err
 }

@@ -46,7 +46,10 @@ func (fakeGroups) MarkAttendance(context.Context, auth.Identity, string, string,
 type fakeReports struct{}
 
 func (fakeReports) OutcomeReport(_ context.Context, _ auth.Identity, from, to time.Time) (console.Report, error) {
-	return console.Report{From: from, To: to, Lines: []console.ReportLine{{Measure: "outings", Goal: 10, Actual: 12}}}, nil
+	return console.Report{From: from, To: to, Lines: []console.ReportLine{
+		{Measure: "participants", Goal: 10, Actual: 12, Met: true},
+		{Measure: "group_completion_rate", Goal: 0.75, Actual: 0.5},
+	}}, nil
 }
 
 func (fakeReports) OutcomeCSV(_ context.Context, _ auth.Identity, _, _ time.Time, w io.Writer) error {

@@ -163,6 +163,17 @@ var texts = map[string][2]string{
 	"reports.measure":     {"Mått", "Measure"},
 	"reports.goal":        {"Mål", "Goal"},
 	"reports.actual":      {"Utfall", "Actual"},
+	"reports.goals":       {"Mål och utfall", "Goals and actuals"},
+	"reports.met":         {"Uppfyllt?", "Met?"},
+	"reports.met.yes":     {"Uppfyllt", "Met"},
+	"reports.met.no":      {"Inte uppfyllt", "Not met"},
+	"reports.nogoals":     {"Inga mål satta för organisationen.", "No goals set for the organisation."},
+
+	"goal.participants":              {"Deltagare som fått stöd", "Participants served"},
+	"goal.group_completion_rate":     {"Andel som fullföljt en grupp", "Share who completed a group"},
+	"goal.confidence_improved_share": {"Andel med stärkt självförtroende", "Share with improved confidence"},
+	"goal.social_improved_share":     {"Andel med fler sociala kontakter", "Share with improved social contact"},
+	"goal.milestone_people":          {"Personer som nått en milstolpe (praktik, arbete, studier, sysselsättning)", "People who reached a milestone (work practice, job, study, occupation)"},
 
 	"status.open":             {"Öppen", "Open"},
 	"status.pending_approval": {"Väntar på godkännande", "Awaiting approval"},
