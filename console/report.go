@@ -18,9 +18,45 @@ type goalRow struct {
 	Met            bool
 }
 
-type reportView struct {
-	Goals []goalRow
+// figureRow is one main figure: its total and, when split, one cell per
+// gender in reportGenders' order.
+type figureRow struct {
+	Key      string
+	Total    string
+	ByGender []string // nil: not split by gender
 }
+
+type reportView struct {
+	Goals   []goalRow
+	Genders []string
+	Figures []figureRow
+	Split   bool // some figure is not split by gender (a note says so)
+	Chart   barChart
+}
+
+// barChart is a horizontal bar chart of the counts split by gender: one
+// group of bars per figure, each bar labelled with its gender and value
+// in text (never colour alone).
+type barChart struct {
+	Width, Height int
+	LabelX, BarX  int
+	Groups        []barGroup
+}
+
+type barGroup struct {
+	Key  string
+	Y    int
+	Bars []bar
+}
+
+type bar struct {
+	Gender, Value string
+	Y, W, TextX   int
+}
+
+const (
+	barW, barLabelW, barH, barGap, barHead = 560, 110, 14, 3, 22
+)
 
 // isShare: the outcomes goals whose value is a fraction 0–1.
 func isShare(key string) bool {
@@ -44,5 +80,51 @@ func viewOf(r Report) reportView {
 		s := isShare(l.Measure)
 		v.Goals = append(v.Goals, goalRow{Key: l.Measure, Target: figure(l.Goal, s), Actual: figure(l.Actual, s), Met: l.Met})
 	}
+	v.Genders = reportGenders
+	for _, f := range r.Figures {
+		row := figureRow{Key: f.Measure, Total: figure(f.Total, f.Share)}
+		if f.ByGender == nil {
+			v.Split = true
+		} else {
+			for _, g := range reportGenders {
+				row.ByGender = append(row.ByGender, figure(f.ByGender[g], f.Share))
+			}
+		}
+		v.Figures = append(v.Figures, row)
+	}
+	v.Chart = barChartOf(r.Figures)
 	return v
+}
+
+// barChartOf draws the counts split by gender on one scale (shares
+// would need another; the table has them).
+func barChartOf(fs []ReportFigure) barChart {
+	c := barChart{Width: barW, LabelX: barLabelW - 6, BarX: barLabelW}
+	max := 1.0
+	for _, f := range fs {
+		if f.Share || f.ByGender == nil {
+			continue
+		}
+		for _, g := range reportGenders {
+			max = math.Max(max, f.ByGender[g])
+		}
+	}
+	span := float64(barW - barLabelW - 40)
+	y := 4
+	for _, f := range fs {
+		if f.Share || f.ByGender == nil {
+			continue
+		}
+		grp := barGroup{Key: f.Measure, Y: y + 14}
+		y += barHead
+		for _, g := range reportGenders {
+			w := int(math.Round(f.ByGender[g] / max * span))
+			grp.Bars = append(grp.Bars, bar{Gender: g, Value: figure(f.ByGender[g], false), Y: y, W: w, TextX: barLabelW + w + 4})
+			y += barH + barGap
+		}
+		y += 6
+		c.Groups = append(c.Groups, grp)
+	}
+	c.Height = y
+	return c
 }

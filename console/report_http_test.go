@@ -25,8 +25,36 @@ func TestReportsPageGoalsInWords(t *testing.T) {
 	if strings.Contains(body, "group_completion_rate") {
 		t.Error("a raw goal key on the page")
 	}
+	// The main figures: a column per gender, a row per figure; outings only in total.
+	for _, want := range []string{
+		`<th scope="col" class="num">Kvinnor</th><th scope="col" class="num">Män</th><th scope="col" class="num">Annat</th><th scope="col" class="num">Ej angivet</th>`,
+		`<th scope="row">Deltagare som fått stöd</th><td class="num">12</td><td class="num">7</td><td class="num">4</td><td class="num">0</td><td class="num">1</td>`,
+		`<th scope="row">Stärkt självförtroende (andel)</th><td class="num">60 %</td><td class="num">50 %</td><td class="num">75 %</td>`,
+		`<th scope="row">Utflykter efterfrågade</th><td class="num">30</td><td class="num"><span aria-hidden="true">–</span><span class="sr">ej uppdelat</span>`,
+		"Utflykterna delas inte upp per kön",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("by-gender table lacks %s", want)
+		}
+	}
+	// The chart: one bar per gender of each count, labelled in words and
+	// figures; shares and unsplit outings stay out of it.
+	chart := body[strings.Index(body, "<svg class=\"chart bars\""):]
+	chart = chart[:strings.Index(chart, "</svg>")]
+	if n := strings.Count(chart, "<rect "); n != 4 {
+		t.Errorf("chart has %d bars, want 4 (participants by gender)", n)
+	}
+	for _, want := range []string{`role="img"`, "Kvinnor", `class="value">7</text>`, `class="bar bar-female"`} {
+		if !strings.Contains(chart, want) {
+			t.Errorf("chart lacks %s", want)
+		}
+	}
+	if strings.Contains(chart, "Utflykter") || strings.Contains(chart, "självförtroende (andel)") {
+		t.Error("chart plots an unsplit figure or a share")
+	}
+
 	_, body = c.get(t, "/console/lang/en?back=/console/reports")
-	for _, want := range []string{"Participants served", "Share who completed a group", "✓ Met", "✗ Not met"} {
+	for _, want := range []string{"Participants served", "Share who completed a group", "✓ Met", "✗ Not met", "Women", "Not stated", "Outings requested"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("English page lacks %q", want)
 		}
