@@ -60,3 +60,39 @@ func TestReportsPageGoalsInWords(t *testing.T) {
 		}
 	}
 }
+
+// The print view (?print=1) has no navigation, no form and no button; the
+// stylesheet prints to A4, black on white, without splitting tables.
+func TestReportsPrintView(t *testing.T) {
+	e := newEnv(t, func(c *console.Config) { c.Reports = fakeReports{} })
+	c := e.signIn(e.Coord)
+	_, body := c.get(t, "/console/reports?from=2026-01-01&to=2026-11-25")
+	if !strings.Contains(body, `href="/console/reports?from=2026-01-01&amp;to=2026-11-25&amp;print=1"`) {
+		t.Fatalf("no print link: %s", body)
+	}
+	status, body := c.get(t, "/console/reports?from=2026-01-01&to=2026-11-25&print=1")
+	if status != 200 || !strings.Contains(body, `<body class="print"`) {
+		t.Fatalf("print view: %d %s", status, body)
+	}
+	for _, gone := range []string{"<nav", "<form", "<button", "/console/today"} {
+		if strings.Contains(body, gone) {
+			t.Errorf("print view has %s", gone)
+		}
+	}
+	for _, want := range []string{"Utfallsrapport", "2026-01-01 – 2026-11-25", "Deltagare som fått stöd", "<svg class=\"chart bars\""} {
+		if !strings.Contains(body, want) {
+			t.Errorf("print view lacks %s", want)
+		}
+	}
+	_, css := c.get(t, "/console/static/console.css")
+	i := strings.Index(css, "@media print {")
+	if i < 0 {
+		t.Fatal("no print stylesheet")
+	}
+	print := css[i:]
+	for _, want := range []string{"size: A4", "header.top, nav, .noprint, .skip, form, button { display: none", "color: #000", "break-inside: avoid"} {
+		if !strings.Contains(print, want) {
+			t.Errorf("print stylesheet lacks %q", want)
+		}
+	}
+}
