@@ -33,6 +33,11 @@ func reportPrints(t *testing.T, ctx context.Context, url string) {
 		t.Errorf("printed: ink %s on %s, want black on white", ink, paper)
 	}
 
+	// The figures by gender and the chart, below the fold of 14-reports.
+	run(t, ctx, chromedp.Evaluate(`document.querySelector("#figures").scrollIntoView()`, nil))
+	shoot(t, ctx, "14-reports-figures")
+	run(t, ctx, chromedp.Evaluate(`window.scrollTo(0, 0)`, nil))
+
 	var link string
 	run(t, ctx, chromedp.AttributeValue("#print", "href", &link, nil))
 	run(t, ctx, chromedp.Click("#print"), chromedp.WaitVisible("body.print table.figures"))
