@@ -100,13 +100,13 @@ func viewOf(r Report) reportView {
 // would need another; the table has them).
 func barChartOf(fs []ReportFigure) barChart {
 	c := barChart{Width: barW, LabelX: barLabelW - 6, BarX: barLabelW}
-	max := 1.0
+	top := 1.0
 	for _, f := range fs {
 		if f.Share || f.ByGender == nil {
 			continue
 		}
 		for _, g := range reportGenders {
-			max = math.Max(max, f.ByGender[g])
+			top = math.Max(top, f.ByGender[g])
 		}
 	}
 	span := float64(barW - barLabelW - 40)
@@ -118,7 +118,7 @@ func barChartOf(fs []ReportFigure) barChart {
 		grp := barGroup{Key: f.Measure, Y: y + 14}
 		y += barHead
 		for _, g := range reportGenders {
-			w := int(math.Round(f.ByGender[g] / max * span))
+			w := int(math.Round(f.ByGender[g] / top * span))
 			grp.Bars = append(grp.Bars, bar{Gender: g, Value: figure(f.ByGender[g], false), Y: y, W: w, TextX: barLabelW + w + 4})
 			y += barH + barGap
 		}
