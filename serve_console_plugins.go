@@ -94,7 +94,7 @@ func (c ConsoleReports) OutcomeReport(ctx context.Context, who auth.Identity, fr
 	}
 	out := console.Report{From: from, To: to}
 	for _, g := range r.Goals {
-		line := console.ReportLine{Measure: g.Key, Goal: g.Target, Actual: g.Actual}
+		line := console.ReportLine{Measure: g.Key, Goal: g.Target, Actual: g.Actual, Met: g.Met}
 		if g.Key == "group_completion_rate" {
 			b := r.Groups.ByGender
 			line.ByGender = map[string]float64{"female": b.Female.CompletionRate, "male": b.Male.CompletionRate,
@@ -102,7 +102,36 @@ func (c ConsoleReports) OutcomeReport(ctx context.Context, who auth.Identity, fr
 		}
 		out.Lines = append(out.Lines, line)
 	}
+	out.Figures = consoleFigures(r)
 	return out, nil
+}
+
+// consoleFigures are the report's main figures, by gender where the
+// outcomes report splits them (outings it does not).
+func consoleFigures(r outcomes.Report) []console.ReportFigure {
+	count := func(m string, total int, f, ma, o, u int) console.ReportFigure {
+		return console.ReportFigure{Measure: m, Total: float64(total), ByGender: map[string]float64{
+			"female": float64(f), "male": float64(ma), "other": float64(o), "unspecified": float64(u)}}
+	}
+	share := func(m string, total, f, ma, o, u float64) console.ReportFigure {
+		return console.ReportFigure{Measure: m, Total: total, Share: true, ByGender: map[string]float64{
+			"female": f, "male": ma, "other": o, "unspecified": u}}
+	}
+	p, g, w, ms := r.Participants.ByGender, r.Groups.ByGender, r.Wellbeing.ByGender, r.Milestones.ByGender
+	return []console.ReportFigure{
+		count("participants.served", r.Participants.Served, p.Female.Served, p.Male.Served, p.Other.Served, p.Unspecified.Served),
+		{Measure: "outings.requested", Total: float64(r.Outings.Requested)},
+		{Measure: "outings.matched", Total: float64(r.Outings.Matched)},
+		{Measure: "outings.completed", Total: float64(r.Outings.Completed)},
+		count("groups.enrolled", r.Groups.Enrolled, g.Female.Enrolled, g.Male.Enrolled, g.Other.Enrolled, g.Unspecified.Enrolled),
+		count("groups.completed", r.Groups.Completed, g.Female.Completed, g.Male.Completed, g.Other.Completed, g.Unspecified.Completed),
+		count("wellbeing.followed_up", r.Wellbeing.FollowedUp, w.Female.FollowedUp, w.Male.FollowedUp, w.Other.FollowedUp, w.Unspecified.FollowedUp),
+		share("wellbeing.confidence_improved_share", r.Wellbeing.ConfidenceImprovedShare, w.Female.ConfidenceImprovedShare,
+			w.Male.ConfidenceImprovedShare, w.Other.ConfidenceImprovedShare, w.Unspecified.ConfidenceImprovedShare),
+		share("wellbeing.social_improved_share", r.Wellbeing.SocialImprovedShare, w.Female.SocialImprovedShare,
+			w.Male.SocialImprovedShare, w.Other.SocialImprovedShare, w.Unspecified.SocialImprovedShare),
+		count("milestones.people", r.Milestones.People, ms.Female.People, ms.Male.People, ms.Other.People, ms.Unspecified.People),
+	}
 }
 
 func (c ConsoleReports) OutcomeCSV(ctx context.Context, who auth.Identity, from, to time.Time, w io.Writer) error {

@@ -156,8 +156,17 @@ func TestConsoleOnRealGroupsAndOutcomes(t *testing.T) {
 	}
 
 	q := "?from=2026-11-01&to=2026-11-30"
-	if body := get("/console/reports" + q); !strings.Contains(body, "group_completion_rate") && !strings.Contains(body, "0.5") {
-		t.Fatalf("reports page: %s", body)
+	// The goals in words, and the figures by gender from ConsoleReports.
+	body = get("/console/reports" + q)
+	for _, want := range []string{"Andel som fullföljt en grupp", "Inte uppfyllt",
+		`<th scope="row">Inskrivna i grupper</th><td class="num">2</td><td class="num">0</td><td class="num">0</td><td class="num">0</td><td class="num">2</td>`,
+		`<th scope="row">Deltagare som fått stöd</th><td class="num">2</td>`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("reports page lacks %s", want)
+		}
+	}
+	if strings.Contains(body, "group_completion_rate") {
+		t.Fatalf("reports page shows a raw goal key: %s", body)
 	}
 	rows, err := csv.NewReader(strings.NewReader(get("/console/reports.csv" + q))).ReadAll()
 	must(t, err)

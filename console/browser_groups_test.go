@@ -101,6 +101,7 @@ func TestBrowserGroupsRegisterAndReport(t *testing.T) {
 	if csvFig["groups.enrolled|all"] != "2" || csvFig["participants.served|all"] != "2" {
 		t.Errorf("csv: %s enrolled, %s served; want 2 and 2", csvFig["groups.enrolled|all"], csvFig["participants.served|all"])
 	}
+	reportPrints(t, ctx, e.URL+"/console/reports?from=2026-11-01&to=2026-11-30")
 }
 
 // A participant's page draws their wellbeing answers and milestones as

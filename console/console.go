@@ -97,17 +97,31 @@ type Reports interface {
 }
 
 // Report is the outcome report as the Reports page shows it: one line per
-// measure, goal against actual, optionally split by gender.
+// goal, goal against actual, and the main figures split by gender.
 type Report struct {
 	From, To time.Time
 	Lines    []ReportLine
+	Figures  []ReportFigure
 }
 
-// ReportLine is one measure of a Report.
+// ReportLine is one goal of a Report. Measure is the outcome goal's key
+// (participants, group_completion_rate, …); a key ending in _rate or
+// _share is a fraction 0–1. Met is the outcomes service's verdict.
 type ReportLine struct {
 	Measure      string
 	Goal, Actual float64
+	Met          bool
 	ByGender     map[string]float64
+}
+
+// ReportFigure is one of the report's main figures (participants.served,
+// outings.requested, …). ByGender is nil when the report does not split
+// the figure; Share marks a fraction 0–1 rather than a count.
+type ReportFigure struct {
+	Measure  string
+	Total    float64
+	Share    bool
+	ByGender map[string]float64
 }
 
 // Console serves the pages.

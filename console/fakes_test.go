@@ -46,7 +46,14 @@ func (fakeGroups) MarkAttendance(context.Context, auth.Identity, string, string,
 type fakeReports struct{}
 
 func (fakeReports) OutcomeReport(_ context.Context, _ auth.Identity, from, to time.Time) (console.Report, error) {
-	return console.Report{From: from, To: to, Lines: []console.ReportLine{{Measure: "outings", Goal: 10, Actual: 12}}}, nil
+	return console.Report{From: from, To: to, Lines: []console.ReportLine{
+		{Measure: "participants", Goal: 10, Actual: 12, Met: true},
+		{Measure: "group_completion_rate", Goal: 0.75, Actual: 0.5},
+	}, Figures: []console.ReportFigure{
+		{Measure: "participants.served", Total: 12, ByGender: map[string]float64{"female": 7, "male": 4, "other": 0, "unspecified": 1}},
+		{Measure: "outings.requested", Total: 30},
+		{Measure: "wellbeing.confidence_improved_share", Total: 0.6, Share: true, ByGender: map[string]float64{"female": 0.5, "male": 0.75}},
+	}}, nil
 }
 
 func (fakeReports) OutcomeCSV(_ context.Context, _ auth.Identity, _, _ time.Time, w io.Writer) error {

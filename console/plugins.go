@@ -64,6 +64,7 @@ func (c *Console) markAttendance(f *fiber.Ctx) error {
 
 type reportData struct {
 	Report   Report
+	View     reportView
 	From, To string
 }
 
@@ -97,7 +98,7 @@ func (c *Console) reports(f *fiber.Ctx) error {
 	if err != nil {
 		return c.domainError(f, err)
 	}
-	return c.render(f, fiber.StatusOK, "reports", reportData{Report: r, From: from.Format("2006-01-02"), To: to.AddDate(0, 0, -1).Format("2006-01-02")}, "")
+	return c.render(f, fiber.StatusOK, "reports", reportData{Report: r, View: viewOf(r), From: from.Format("2006-01-02"), To: to.AddDate(0, 0, -1).Format("2006-01-02")}, "")
 }
 
 func (c *Console) reportCSV(f *fiber.Ctx) error {

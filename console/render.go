@@ -52,6 +52,7 @@ type view struct {
 	Loc                                       *time.Location
 	Now                                       time.Time
 	HasGroups, HasReports, Admin              bool
+	Print                                     bool // ?print=1: the layout for paper, without navigation or forms
 	Data                                      any
 }
 
@@ -67,7 +68,8 @@ func (c *Console) lang(f *fiber.Ctx) string {
 func (c *Console) render(f *fiber.Ctx, status int, name string, data any, _ string) error {
 	lang := c.lang(f)
 	v := view{Lang: lang, Page: name, Data: data, Now: c.clock.Now(), Loc: time.UTC, Path: f.OriginalURL(),
-		HasGroups: c.cfg.Groups != nil, HasReports: c.cfg.Reports != nil}
+		HasGroups: c.cfg.Groups != nil, HasReports: c.cfg.Reports != nil,
+		Print: f.Query("print") == "1"}
 	if sess, ok := f.Locals(localsSession).(*session); ok {
 		v.CSRF = sess.csrf
 	}
