@@ -610,7 +610,8 @@ func (s *Service) PutAvailability(ctx context.Context, who auth.Identity, spec a
 	if spec.TimeZone == "" {
 		spec.TimeZone = s.orgTimeZone(ctx, who.OrgID)
 	}
-	spec.Weekly, spec.Exceptions = nonNil(spec.Weekly), nonNil(spec.Exceptions)
+	// A copy: the caller's slots stay theirs (two simulated towns share one).
+	spec.Weekly, spec.Exceptions = slices.Clone(nonNil(spec.Weekly)), nonNil(spec.Exceptions)
 	for i := range spec.Weekly {
 		spec.Weekly[i].Weekday = strings.ToLower(spec.Weekly[i].Weekday)
 	}
