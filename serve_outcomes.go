@@ -63,7 +63,7 @@ func (o OutcomeOutings) OutingFacts(ctx context.Context, orgID string, from, to 
 	out := make([]outcomes.OutingFact, len(rows))
 	for i, r := range rows {
 		out[i] = outcomes.OutingFact{ID: r.ID, ParticipantID: r.ParticipantID, VolunteerID: r.VolunteerID, Status: string(r.Status),
-			CreatedAt: r.CreatedAt, StartsAt: r.StartsAt, EndsAt: r.EndsAt, MatchedAt: r.ConfirmedAt,
+			CreatedAt: r.CreatedAt, StartsAt: r.StartsAt, EndsAt: r.EndsAt, MatchedAt: r.ConfirmedAt, Postponed: r.PostponeAsks > 0,
 			ComfortBefore: r.ComfortBefore, ComfortAfter: r.ComfortAfter}
 	}
 	return out, err

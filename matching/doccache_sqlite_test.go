@@ -199,7 +199,10 @@ func TestSQLiteDocStampsFromPreviousSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.ExecContext(ctx, sqlInsertOuting, append([]any{o.ID}, append(append(args[:6:6], sqlite.Millis(o.CreatedAt)), args[6:]...)...)...); err != nil {
+	// The columns of that schema (later ones, such as confirmed_at, left out).
+	const insertPrevious = `INSERT INTO outings (id, organisation_id, participant_id, volunteer_id, status, starts_at, ends_at,
+		created_at, version, has_pending_events, lat, lon, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	if _, err := d.ExecContext(ctx, insertPrevious, append([]any{o.ID}, append(append(args[:6:6], sqlite.Millis(o.CreatedAt)), args[6:11]...)...)...); err != nil {
 		t.Fatal(err)
 	}
 	st, err := NewSQLiteStore(ctx, d)

@@ -24,6 +24,8 @@ type ReportOuting struct {
 	// ComfortBefore and ComfortAfter are the participant's answers in
 	// their feedback (0: not given).
 	ComfortBefore, ComfortAfter int
+	// PostponeAsks is how many postponements were asked, whatever the answer.
+	PostponeAsks int
 }
 
 // ReportOutings lists an organisation's outings requested in [from, to),

@@ -116,6 +116,9 @@ type Outing struct {
 	// Postponement is a move of a confirmed outing waiting for its
 	// companion's answer (postpone.go).
 	Postponement *Postponement `bson:"postponement,omitempty"`
+	// PostponeAsks counts the postponements asked, whatever their answer:
+	// the outcome report counts outings that needed one.
+	PostponeAsks int `bson:"postpone_asks,omitempty"`
 	// EndedEarly is set when one of the pair stopped the outing.
 	EndedEarly bool `bson:"ended_early,omitempty"`
 	// RecogniseBy is the companion's line for the day ("green scarf").

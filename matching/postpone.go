@@ -67,8 +67,10 @@ type OutingPatch struct {
 	StartsAt, EndsAt  time.Time
 	Postponement      *Postponement
 	ClearPostponement bool
-	EndedEarly        bool
-	RecogniseBy       *string
+	// PostponeAsks is the new count of postponements asked (0: unchanged).
+	PostponeAsks int
+	EndedEarly   bool
+	RecogniseBy  *string
 }
 
 func (p *OutingPatch) apply(o *Outing) {
@@ -81,6 +83,9 @@ func (p *OutingPatch) apply(o *Outing) {
 	}
 	if p.ClearPostponement {
 		o.Postponement = nil
+	}
+	if p.PostponeAsks > 0 {
+		o.PostponeAsks = p.PostponeAsks
 	}
 	if p.EndedEarly {
 		o.EndedEarly = true
@@ -100,6 +105,9 @@ func (p *OutingPatch) mongo(set, unset map[string]any) {
 	}
 	if p.ClearPostponement {
 		unset["postponement"] = ""
+	}
+	if p.PostponeAsks > 0 {
+		set["postpone_asks"] = p.PostponeAsks
 	}
 	if p.EndedEarly {
 		set["ended_early"] = true
@@ -188,7 +196,7 @@ func (s *Service) Postpone(ctx context.Context, who auth.Identity, id string, in
 			AnswerBy: answerBy, AnswerByMs: answerBy.UnixMilli(), Reason: in.Reason, FromStartAt: o.StartsAt}
 		reason := fmt.Sprintf("%s: to %s", postponeAskedReason, in.StartsAt.Format(time.RFC3339))
 		return Move{Action: ActionPostpone, Actor: who.UserID, From: o.Status, To: o.Status, Record: true, Reason: reason,
-			Patch:  &OutingPatch{Postponement: p},
+			Patch:  &OutingPatch{Postponement: p, PostponeAsks: o.PostponeAsks + 1},
 			Events: []Event{{Type: EventPostponeAsked, VolunteerID: o.VolunteerID, Recipients: []string{o.VolunteerID}}}}, nil
 	})
 	if err != nil {
@@ -397,4 +405,16 @@ func (s *Service) careMove(ctx context.Context, who auth.Identity, id string, de
 		s.notifyDispatcher(before.ID)
 	}
 	return &after, nil
+}
+
+// postponeAsksIn counts the asks a history records, for outings written
+// before PostponeAsks was kept (migration 00031 does the same in SQL).
+func postponeAsksIn(history []HistoryEntry) int {
+	n := 0
+	for _, h := range history {
+		if strings.HasPrefix(h.Reason, postponeAskedReason) {
+			n++
+		}
+	}
+	return n
 }

@@ -573,7 +573,8 @@ func (s *mongoStore) ReportRows(ctx context.Context, orgID string, from, to time
 		}}}}
 	}
 	opts := options.Find().SetSort(bson.D{{Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}).SetLimit(int64(limit)).
-		SetProjection(bson.M{"participant_id": 1, "volunteer_id": 1, "status": 1, "created_at": 1, "starts_at": 1, "ends_at": 1, "history.to": 1, "history.at": 1})
+		SetProjection(bson.M{"participant_id": 1, "volunteer_id": 1, "status": 1, "created_at": 1, "starts_at": 1, "ends_at": 1, "history.to": 1, "history.at": 1,
+			"postpone_asks": 1, "history.reason": 1})
 	var docs []struct {
 		ID            string         `bson:"_id"`
 		ParticipantID string         `bson:"participant_id"`
@@ -583,6 +584,7 @@ func (s *mongoStore) ReportRows(ctx context.Context, orgID string, from, to time
 		StartsAt      time.Time      `bson:"starts_at"`
 		EndsAt        time.Time      `bson:"ends_at"`
 		History       []HistoryEntry `bson:"history"`
+		PostponeAsks  int            `bson:"postpone_asks"`
 	}
 	if err := s.find(ctx, s.outings, filter, opts, &docs); err != nil {
 		return nil, err
@@ -590,7 +592,8 @@ func (s *mongoStore) ReportRows(ctx context.Context, orgID string, from, to time
 	out := make([]ReportOuting, len(docs))
 	for i, d := range docs {
 		out[i] = ReportOuting{ID: d.ID, ParticipantID: d.ParticipantID, VolunteerID: d.VolunteerID, Status: d.Status,
-			CreatedAt: d.CreatedAt.UTC(), StartsAt: d.StartsAt.UTC(), EndsAt: d.EndsAt.UTC()}
+			CreatedAt: d.CreatedAt.UTC(), StartsAt: d.StartsAt.UTC(), EndsAt: d.EndsAt.UTC(),
+			PostponeAsks: max(d.PostponeAsks, postponeAsksIn(d.History))}
 		if at := (&Outing{History: d.History}).ConfirmedAt(); !at.IsZero() {
 			out[i].ConfirmedAt = at.UTC()
 		}

@@ -78,9 +78,9 @@ func sqliteErr(err error) error {
 const (
 	sqlOutingByID   = `SELECT doc FROM outings WHERE id = ?`
 	sqlInsertOuting = `INSERT INTO outings (id, organisation_id, participant_id, volunteer_id, status, starts_at, ends_at,
-		created_at, version, has_pending_events, lat, lon, doc, confirmed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		created_at, version, has_pending_events, lat, lon, doc, confirmed_at, postpone_asks) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	sqlUpdateOuting = `UPDATE outings SET organisation_id = ?, participant_id = ?, volunteer_id = ?, status = ?,
-		starts_at = ?, ends_at = ?, version = ?, has_pending_events = ?, lat = ?, lon = ?, doc = ?, confirmed_at = ? WHERE id = ?`
+		starts_at = ?, ends_at = ?, version = ?, has_pending_events = ?, lat = ?, lon = ?, doc = ?, confirmed_at = ?, postpone_asks = ? WHERE id = ?`
 	sqlAddPerson        = `INSERT OR IGNORE INTO outing_people (user_id, outing_id) VALUES (?, ?)`
 	sqlDropPeople       = `DELETE FROM outing_people WHERE outing_id = ?`
 	sqlPendingOutingIDs = `SELECT id FROM outings WHERE has_pending_events = 1 LIMIT ?`
@@ -112,7 +112,7 @@ const (
 	sqlPageByVolunteer = `SELECT doc FROM outings WHERE volunteer_id = ?1 AND (?2 = '' OR status = ?2)
 		AND (created_at, id) < (?3, ?4) ORDER BY created_at DESC, id DESC LIMIT ?5`
 	sqlReportRows = `SELECT o.id, o.participant_id, o.volunteer_id, o.status, o.created_at, o.starts_at, o.ends_at, o.confirmed_at,
-		f.comfort_before, f.comfort_after
+		o.postpone_asks, f.comfort_before, f.comfort_after
 		FROM outings AS o LEFT JOIN feedback AS f ON f.outing_id = o.id AND f.author_role = 'participant'
 		WHERE o.organisation_id = ?1 AND (o.created_at, o.id) > (?2, ?3) AND o.created_at < ?4
 		ORDER BY o.created_at, o.id LIMIT ?5`
@@ -138,7 +138,8 @@ func outingArgs(o *Outing) ([]any, error) {
 		return nil, err
 	}
 	return []any{o.OrgID, o.ParticipantID, o.VolunteerID, string(o.Status), sqlite.Millis(o.StartsAt), sqlite.Millis(o.EndsAt),
-		o.Version, boolInt(o.HasPendingEvents), o.MeetingPoint.Lat, o.MeetingPoint.Lon, string(doc), sqlite.Millis(o.ConfirmedAt())}, nil
+		o.Version, boolInt(o.HasPendingEvents), o.MeetingPoint.Lat, o.MeetingPoint.Lon, string(doc), sqlite.Millis(o.ConfirmedAt()),
+		o.PostponeAsks}, nil
 }
 
 func boolInt(b bool) int {
@@ -441,7 +442,7 @@ func (s *sqliteStore) ReportRows(ctx context.Context, orgID string, from, to tim
 		var r ReportOuting
 		var created, start, end, confirmed int64
 		var before, after sql.NullInt64
-		if err := rows.Scan(&r.ID, &r.ParticipantID, &r.VolunteerID, &r.Status, &created, &start, &end, &confirmed, &before, &after); err != nil {
+		if err := rows.Scan(&r.ID, &r.ParticipantID, &r.VolunteerID, &r.Status, &created, &start, &end, &confirmed, &r.PostponeAsks, &before, &after); err != nil {
 			return nil, err
 		}
 		if n := len(out); n > 0 && out[n-1].ID == r.ID {

@@ -36,7 +36,7 @@ func TestSQLiteHotQueriesUseIndexes(t *testing.T) {
 	}{
 		// (want: the index a query must use, where a worse one would do.)
 		{"outing by id", sqlOutingByID, []any{"o1"}},
-		{"outing update", sqlUpdateOuting, []any{"org1", "p1", "v1", "open", now, now, 1, 0, 56.0, 12.0, "{}", 0, "o1"}},
+		{"outing update", sqlUpdateOuting, []any{"org1", "p1", "v1", "open", now, now, 1, 0, 56.0, 12.0, "{}", 0, 0, "o1"}},
 		{"participant's page", sqlPageByParticipant, page},
 		{"volunteer's page", sqlPageByVolunteer, page},
 		{"organisation's page", sqlPageByOrg, page},

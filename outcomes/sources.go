@@ -23,7 +23,8 @@ type OutingFact struct {
 	EndsAt        time.Time
 	// MatchedAt is when the outing was first confirmed (zero: never).
 	MatchedAt time.Time
-	// Postponed: the outing was moved to another time at least once.
+	// Postponed: a postponement was asked at least once, whatever the
+	// companion answered.
 	Postponed bool
 	// ComfortBefore and ComfortAfter are the participant's own 1–5 answers
 	// in their feedback (0: not given).

@@ -1,0 +1,71 @@
+package matching
+
+import (
+	"context"
+	"encoding/json"
+	"io/fs"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/clavis-app/clavis/internal/sqlite"
+	"github.com/clavis-app/clavis/internal/sqlite/sqlitetest"
+)
+
+// A database written before postponement asks were kept (schema 00030)
+// upgrades with the asks its histories record, in the column and the
+// documents alike.
+func TestPostponeAsksMigration(t *testing.T) {
+	ctx := context.Background()
+	d := sqlitetest.New(t)
+	sub, err := fs.Sub(sqliteMigrations, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev := fstest.MapFS{}
+	names, _ := fs.Glob(sub, "*.sql")
+	for _, n := range names {
+		if n >= "00031" {
+			continue
+		}
+		raw, err := fs.ReadFile(sub, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prev[n] = &fstest.MapFile{Data: raw}
+	}
+	if err := d.Migrate(ctx, prev, "matching_schema"); err != nil {
+		t.Fatal(err)
+	}
+	asked := HistoryEntry{At: contractNow.Add(time.Hour), ActorID: "p1", From: StatusConfirmed, To: StatusConfirmed, Reason: postponeAskedReason + ": to 2026-01-03T10:00:00Z"}
+	answered := HistoryEntry{At: contractNow.Add(2 * time.Hour), ActorID: "v1", From: StatusConfirmed, To: StatusConfirmed, Reason: "postponement declined"}
+	for id, extra := range map[string][]HistoryEntry{"o1": {asked, answered, asked}, "o2": {answered}} {
+		o := contractOuting(id, "p1", contractNow.Add(48*time.Hour), contractNow)
+		o.History = append(o.History, extra...)
+		doc, err := json.Marshal(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.ExecContext(ctx, `INSERT INTO outings (id, organisation_id, participant_id, volunteer_id, status, starts_at, ends_at,
+			created_at, version, has_pending_events, lat, lon, doc, confirmed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			o.ID, o.OrgID, o.ParticipantID, o.VolunteerID, string(o.Status), sqlite.Millis(o.StartsAt), sqlite.Millis(o.EndsAt),
+			sqlite.Millis(o.CreatedAt), o.Version, 0, 0.0, 0.0, string(doc), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := NewSQLiteStore(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := st.ReportRows(ctx, "org1", contractNow, contractNow.Add(time.Hour), nil, 10)
+	if err != nil || len(rows) != 2 {
+		t.Fatalf("report rows %+v %v", rows, err)
+	}
+	for _, r := range rows {
+		want := map[string]int{"o1": 2, "o2": 0}[r.ID]
+		o, err := st.Outing(ctx, r.ID)
+		if err != nil || r.PostponeAsks != want || o.PostponeAsks != want {
+			t.Errorf("%s: row %d, document %d %v, want %d", r.ID, r.PostponeAsks, o.PostponeAsks, err, want)
+		}
+	}
+}
