@@ -204,18 +204,16 @@ func (c *Console) approvals(f *fiber.Ctx) error {
 		if a.History, err = c.cfg.Outings.History(ctx, who, o.ID); err != nil {
 			return c.domainError(f, err)
 		}
-		earlier, err := c.cfg.Outings.OutingsOfMember(ctx, who, o.ParticipantID, 100)
+		earlier, err := c.cfg.Outings.OutingsTogether(ctx, who, o.ParticipantID, o.VolunteerID, togetherCap)
 		if err != nil {
 			return c.domainError(f, err)
 		}
 		for _, d := range earlier {
-			if d.Status == matching.StatusCompleted && d.VolunteerID == o.VolunteerID && len(a.Together) < togetherCap {
-				fb, err := c.cfg.Outings.FeedbackOn(ctx, who, d.ID)
-				if err != nil {
-					return c.domainError(f, err)
-				}
-				a.Together = append(a.Together, together{OutingView: d, Feedback: fb.Items})
+			fb, err := c.cfg.Outings.FeedbackOn(ctx, who, d.ID)
+			if err != nil {
+				return c.domainError(f, err)
 			}
+			a.Together = append(a.Together, together{OutingView: d, Feedback: fb.Items})
 		}
 		data.Items = append(data.Items, a)
 	}

@@ -100,6 +100,31 @@ func (s *Service) OutingsOfMember(ctx context.Context, who auth.Identity, userID
 	return s.viewsAudited(ctx, who, rows), nil
 }
 
+// OutingsTogether lists the completed outings of a participant of the
+// coordinator's organisation with one volunteer, latest first, at most
+// limit (1..100): what the two have done together, shown beside a match
+// waiting for approval. Anyone else's participant is a NotFound.
+func (s *Service) OutingsTogether(ctx context.Context, who auth.Identity, participantID, volunteerID string, limit int) ([]OutingView, error) {
+	if who.Role != auth.RoleCoordinator || who.OrgID == "" {
+		return nil, fault.Forbiddenf("only coordinators list what two members did together")
+	}
+	if limit < 1 || limit > 100 {
+		return nil, fault.InvalidField("limit", "must be from 1 to 100")
+	}
+	m, err := s.member(ctx, participantID)
+	if fault.KindOf(err) == fault.NotFound || (err == nil && (m.OrgID != who.OrgID || m.Role != auth.RoleParticipant)) {
+		return nil, fault.NotFoundf("no such participant")
+	}
+	if err != nil {
+		return nil, fault.Wrap(err, "look up participant")
+	}
+	rows, err := s.st.CompletedOutingsTogether(ctx, participantID, volunteerID, limit)
+	if err != nil {
+		return nil, fault.Wrap(err, "list outings together")
+	}
+	return s.viewsAudited(ctx, who, rows), nil
+}
+
 // FeedbackGivenBy lists the feedback a participant of the coordinator's
 // organisation gave (their comfort answers before and after), newest first,
 // at most limit; audited.

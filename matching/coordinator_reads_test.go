@@ -74,3 +74,39 @@ func TestCoordinatorReads(t *testing.T) {
 	_, err = f.svc.SupportNeedsOf(f.ctx, coord, v.UserID)
 	wantKind(t, err, fault.NotFound)
 }
+
+// What two members did together: the pair's completed outings only,
+// latest first, for the participant's own organisation's coordinators.
+func TestOutingsTogether(t *testing.T) {
+	f := newFixture(t)
+	coord := f.user(auth.RoleCoordinator, "Cora Berg")
+	p := f.user(auth.RoleParticipant, "Pia Lindqvist")
+	v := f.volunteer("Vera Holm")
+	w := f.volunteer("Wilma Ek")
+	done := []HistoryEntry{{At: fixtureNow, ActorID: p.UserID, To: StatusCompleted}}
+	older := f.outingDoc(p, StatusCompleted, v.UserID, fixtureNow.Add(-20*24*time.Hour), done)
+	newer := f.outingDoc(p, StatusCompleted, v.UserID, fixtureNow.Add(-3*24*time.Hour), done)
+	live := f.outingDoc(p, StatusConfirmed, v.UserID, fixtureNow.Add(24*time.Hour), done)
+	withW := f.outingDoc(p, StatusCompleted, w.UserID, fixtureNow.Add(-2*24*time.Hour), done)
+	for _, o := range []*Outing{older, newer, live, withW} {
+		if err := f.svc.st.InsertOuting(f.ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := f.svc.OutingsTogether(f.ctx, coord, p.UserID, v.UserID, 5)
+	if err != nil || len(got) != 2 || got[0].ID != newer.ID || got[1].ID != older.ID {
+		t.Fatalf("together, latest first: %+v %v", got, err)
+	}
+	if got, err := f.svc.OutingsTogether(f.ctx, coord, p.UserID, v.UserID, 1); err != nil || len(got) != 1 || got[0].ID != newer.ID {
+		t.Fatalf("together, at most 1: %+v %v", got, err)
+	}
+	other := auth.Identity{UserID: "c-other", Role: auth.RoleCoordinator, OrgID: "org2", Status: auth.StatusActive}
+	_, err = f.svc.OutingsTogether(f.ctx, other, p.UserID, v.UserID, 5)
+	wantKind(t, err, fault.NotFound)
+	_, err = f.svc.OutingsTogether(f.ctx, coord, v.UserID, p.UserID, 5) // a volunteer in the participant's place
+	wantKind(t, err, fault.NotFound)
+	_, err = f.svc.OutingsTogether(f.ctx, v, p.UserID, v.UserID, 5)
+	wantKind(t, err, fault.Forbidden)
+	_, err = f.svc.OutingsTogether(f.ctx, coord, p.UserID, v.UserID, 101)
+	wantKind(t, err, fault.Validation)
+}

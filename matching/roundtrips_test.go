@@ -263,6 +263,11 @@ func (s *countingStore) HasCompletedOutingTogether(ctx context.Context, particip
 	return s.inner.HasCompletedOutingTogether(ctx, participantID, volunteerID)
 }
 
+func (s *countingStore) CompletedOutingsTogether(ctx context.Context, participantID, volunteerID string, limit int) ([]Outing, error) {
+	s.count("CompletedOutingsTogether")
+	return s.inner.CompletedOutingsTogether(ctx, participantID, volunteerID, limit)
+}
+
 func (s *countingStore) BookingsOf(ctx context.Context, volunteerIDs []string, q bookingQuery) ([]bookingRow, error) {
 	s.count("BookingsOf")
 	return s.inner.BookingsOf(ctx, volunteerIDs, q)

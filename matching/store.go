@@ -43,6 +43,11 @@ type Store interface {
 	// OutingsPage lists outings matching f newest first (created_at, id
 	// descending), after the cursor, at most limit, and the next cursor.
 	OutingsPage(ctx context.Context, f OutingFilter, limit int, after *pageCursor) ([]Outing, *pageCursor, error)
+	// CompletedOutingsTogether lists the completed outings of a participant
+	// with one volunteer, latest start first, at most limit: what the two
+	// have done together, read on the volunteer's index (a volunteer's
+	// outings are few) instead of decoding the participant's whole list.
+	CompletedOutingsTogether(ctx context.Context, participantID, volunteerID string, limit int) ([]Outing, error)
 	// OutingsStarting lists an organisation's outings with one of statuses
 	// starting in [from, to), soonest first, at most limit: the
 	// coordinators' day and queue views, read on the (organisation, status,

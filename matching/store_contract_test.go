@@ -337,6 +337,41 @@ func testStore(t *testing.T, open func(t *testing.T) Store) {
 		}
 	})
 
+	t.Run("completed outings together", func(t *testing.T) {
+		st := open(t)
+		mk := func(id, participant, volunteer string, status OutingStatus, hoursAgo int) {
+			o := contractOuting(id, participant, contractNow.Add(-time.Duration(hoursAgo)*time.Hour), contractNow.Add(-1000*time.Hour))
+			o.Status, o.VolunteerID = status, volunteer
+			insert(t, st, o)
+		}
+		mk("older", "p2", "v1", StatusCompleted, 200)
+		mk("newer", "p2", "v1", StatusCompleted, 72)
+		mk("live", "p2", "v1", StatusConfirmed, 24)
+		mk("other-volunteer", "p2", "v2", StatusCompleted, 48)
+		mk("other-participant", "p3", "v1", StatusCompleted, 60)
+		got := func(limit int) []string {
+			t.Helper()
+			os, err := st.CompletedOutingsTogether(ctx, "p2", "v1", limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids := []string{}
+			for _, o := range os {
+				ids = append(ids, o.ID)
+			}
+			return ids
+		}
+		if ids := got(5); !slices.Equal(ids, []string{"newer", "older"}) {
+			t.Fatalf("together, latest first: %v", ids)
+		}
+		if ids := got(1); !slices.Equal(ids, []string{"newer"}) {
+			t.Fatalf("together, limit 1: %v", ids)
+		}
+		if os, err := st.CompletedOutingsTogether(ctx, "p1", "v1", 5); err != nil || len(os) != 0 {
+			t.Fatalf("never together: %v %v", os, err)
+		}
+	})
+
 	t.Run("offers", func(t *testing.T) {
 		st := open(t)
 		insert(t, st, contractOuting("o1", "p1", contractNow.Add(30*time.Hour), contractNow))

@@ -428,6 +428,13 @@ func (s *mongoStore) HasCompletedOutingTogether(ctx context.Context, participant
 	return n > 0, err
 }
 
+func (s *mongoStore) CompletedOutingsTogether(ctx context.Context, participantID, volunteerID string, limit int) ([]Outing, error) {
+	opts := options.Find().SetSort(bson.D{{Key: "starts_at", Value: -1}, {Key: "_id", Value: -1}}).SetLimit(int64(limit))
+	out := []Outing{}
+	err := s.find(ctx, s.outings, bson.M{"volunteer_id": volunteerID, "participant_id": participantID, "status": StatusCompleted}, opts, &out)
+	return out, err
+}
+
 // BookingsOf is a single $or so that the (on the embedded store, scanned)
 // collection is read once.
 func (s *mongoStore) BookingsOf(ctx context.Context, volunteerIDs []string, q bookingQuery) ([]bookingRow, error) {

@@ -95,6 +95,8 @@ const (
 	// outings are few.
 	sqlCompletedTogether = `SELECT 1 FROM outings INDEXED BY outings_volunteer_bookings
 		WHERE volunteer_id = ? AND participant_id = ? AND status = 'completed' LIMIT 1`
+	sqlOutingsTogether = `SELECT doc FROM outings INDEXED BY outings_volunteer_bookings
+		WHERE volunteer_id = ?1 AND participant_id = ?2 AND status = 'completed' ORDER BY starts_at DESC, id DESC LIMIT ?3`
 	sqlBookings = `SELECT id, volunteer_id, participant_id, status, starts_at, ends_at FROM outings INDEXED BY outings_volunteer_bookings
 		WHERE volunteer_id IN (SELECT value FROM json_each(?1))
 		AND ((status IN ('pending_approval', 'confirmed', 'in_progress') AND starts_at < ?2 AND ends_at > ?3)
@@ -371,6 +373,10 @@ func (s *sqliteStore) ConfirmedOutingsBetween(ctx context.Context, from, to time
 
 func (s *sqliteStore) OutingsOfUser(ctx context.Context, userID string) ([]Outing, error) {
 	return s.outingDocs(ctx, sqlOutingsOfUser, userID)
+}
+
+func (s *sqliteStore) CompletedOutingsTogether(ctx context.Context, participantID, volunteerID string, limit int) ([]Outing, error) {
+	return s.outingDocs(ctx, sqlOutingsTogether, volunteerID, participantID, limit)
 }
 
 func (s *sqliteStore) HasCompletedOutingTogether(ctx context.Context, participantID, volunteerID string) (bool, error) {

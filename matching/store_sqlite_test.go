@@ -50,6 +50,7 @@ func TestSQLiteHotQueriesUseIndexes(t *testing.T) {
 		{"outings of a user", sqlOutingsOfUser, []any{"u1"}},
 		{"people of an outing", sqlDropPeople, []any{"o1"}},
 		{"completed together", sqlCompletedTogether, []any{"v1", "p1"}},
+		{"completed outings together (the approvals page)", sqlOutingsTogether, []any{"v1", "p1", 5}},
 		{"bookings of a candidate set (busy, weekly and 30-day load, history)", sqlBookings, bargs},
 		{"volunteers in cells", sqlVolunteersInCells, []any{"org1", "active", `["c1","c2"]`, 1, 20000}},
 		{"volunteers in cells reaching a point", sqlVolunteersReaching, reachArgs(VolunteerQuery{OrgID: "org1", Status: "active",
@@ -77,6 +78,7 @@ func TestSQLiteHotQueriesUseIndexes(t *testing.T) {
 	}
 	want := map[string]string{
 		sqlBookings: "COVERING INDEX outings_volunteer_bookings (volunteer_id=?)", sqlCompletedTogether: "outings_volunteer_bookings (volunteer_id=?)",
+		sqlOutingsTogether:    "outings_volunteer_bookings (volunteer_id=?)",
 		sqlVolunteersInCells:  "volunteer_profiles_reach (organisation_id=? AND status=? AND home_cell=?",
 		sqlVolunteersReaching: "volunteer_profiles_reach (organisation_id=? AND status=? AND home_cell=?",
 		sqlReportRows:         "COVERING INDEX outings_report (organisation_id=? AND (created_at,id)>(?,?)",
