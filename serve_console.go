@@ -10,6 +10,7 @@ import (
 	"github.com/clavis-app/clavis/internal/clock"
 	"github.com/clavis-app/clavis/matching"
 	"github.com/clavis-app/clavis/outcomes"
+	"github.com/clavis-app/clavis/wiring"
 )
 
 // consoleMount builds the coordinators' console for the API's Fiber app
@@ -23,11 +24,11 @@ func consoleMount(cfg config, accounts *auth.Service, outings *matching.Service,
 		ClientAddr: api.ClientIP,
 	}
 	if grp != nil {
-		ccfg.Groups = ConsoleGroups{G: grp, A: accounts}
+		ccfg.Groups = wiring.ConsoleGroups{G: grp, A: accounts}
 	}
 	if oc != nil {
-		ccfg.Reports = ConsoleReports{O: oc}
-		ccfg.Progress = ConsoleProgress{O: oc}
+		ccfg.Reports = wiring.ConsoleReports{O: oc}
+		ccfg.Progress = wiring.ConsoleProgress{O: oc}
 	}
 	c, err := console.New(ccfg)
 	if err != nil {

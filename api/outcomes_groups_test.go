@@ -7,37 +7,16 @@ import (
 	"time"
 
 	"github.com/clavis-app/clavis/auth"
-	"github.com/clavis-app/clavis/groups"
 	"github.com/clavis-app/clavis/outcomes"
+	"github.com/clavis-app/clavis/wiring"
 )
-
-// realGroups mirrors main's OutcomeGroups adapter (serve_outcomes.go) on the
-// env's real groups service.
-type realGroups struct{ g *groups.Service }
-
-func (r realGroups) GroupFigures(ctx context.Context, org string, from, to time.Time) ([]outcomes.GroupEnrolment, error) {
-	rows, err := r.g.PeriodEnrolments(ctx, org, from, to)
-	out := make([]outcomes.GroupEnrolment, len(rows))
-	for i, x := range rows {
-		pid := x.ParticipantID
-		if groups.IsErased(pid) {
-			pid = outcomes.ErasedID
-		}
-		out[i] = outcomes.GroupEnrolment{EnrolmentID: x.EnrolmentID, ParticipantID: pid, Completed: x.Completed}
-	}
-	return out, err
-}
-
-func (r realGroups) EnrolmentIDsOf(ctx context.Context, pid string) ([]string, error) {
-	return r.g.EnrolmentIDsOf(ctx, pid)
-}
 
 // A finished group with the real groups service: one participant completed
 // it, one did not. The report counts both; erasing one later changes nothing
 // in it, and their id is gone from groups' tables.
 func TestOutcomeReportWithRealGroupsSurvivesErasure(t *testing.T) {
 	e := newTestEnv(t)
-	envGroupStandIns.Store(e, outcomes.Groups(realGroups{groupsOf(e).svc}))
+	envGroupStandIns.Store(e, outcomes.Groups(wiring.OutcomeGroups{G: groupsOf(e).svc}))
 	org := e.Org("Klara Livet Varberg")
 	coord := newPerson(e, auth.RoleCoordinator, org)
 	pa, pb := newPerson(e, auth.RoleParticipant, org), newPerson(e, auth.RoleParticipant, org)

@@ -12,20 +12,14 @@ import (
 	"github.com/clavis-app/clavis/api"
 	"github.com/clavis-app/clavis/auth"
 	"github.com/clavis-app/clavis/outcomes"
+	"github.com/clavis-app/clavis/wiring"
 )
 
 // envOutcomes remembers each test env's outcomes store.
 var envOutcomes sync.Map // *testEnv -> outcomes.Store
 
-// The test env's adapters mirror main's (serve_outcomes.go); matching is
-// looked up per call because its env service may be added after this one.
-type testOutcomeMembers struct{ e *testEnv }
-
-func (m testOutcomeMembers) Member(ctx context.Context, id string) (outcomes.Member, error) {
-	u, err := m.e.Auth.User(ctx, id)
-	return outcomes.Member{ID: u.ID, Role: u.Role, OrgID: u.OrgID, Status: u.Status}, err
-}
-
+// testOutcomeOutings is wiring.OutcomeOutings with matching looked up per
+// call, because the env's matching service may be added after this one.
 type testOutcomeOutings struct{ e *testEnv }
 
 func (o testOutcomeOutings) OutingFacts(ctx context.Context, org string, from, to time.Time) ([]outcomes.OutingFact, error) {
@@ -88,7 +82,7 @@ func outcomesFor(e *testEnv, groups outcomes.Groups, expenses outcomes.Expenses)
 		panic("test env without outcomes store")
 	}
 	o := testOutcomeOutings{e}
-	svc, err := outcomes.New(outcomes.Config{Store: v.(outcomes.Store), Clock: e.Clock, Members: testOutcomeMembers{e},
+	svc, err := outcomes.New(outcomes.Config{Store: v.(outcomes.Store), Clock: e.Clock, Members: wiring.OutcomeMembers{A: e.Auth},
 		Outings: o, People: o, Groups: groups, Expenses: expenses})
 	if err != nil {
 		panic(err)

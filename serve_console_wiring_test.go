@@ -24,12 +24,13 @@ import (
 	"github.com/clavis-app/clavis/internal/sqlite/sqlitetest"
 	"github.com/clavis-app/clavis/matching"
 	"github.com/clavis-app/clavis/outcomes"
+	"github.com/clavis-app/clavis/wiring"
 )
 
 var consoleCSRF = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
 // The console's Groups and Reports pages on the real groups and outcomes
-// services, through main's adapters: a coordinator marks a participant
+// services, through the wiring package's adapters, as main builds them: a coordinator marks a participant
 // excused in a session's register, and the report's CSV counts the group's
 // enrolments as the report does.
 func TestConsoleOnRealGroupsAndOutcomes(t *testing.T) {
@@ -54,8 +55,8 @@ func TestConsoleOnRealGroupsAndOutcomes(t *testing.T) {
 	must(t, err)
 	ost, err := outcomes.NewSQLiteStore(ctx, db)
 	must(t, err)
-	oc, err := outcomes.New(outcomes.Config{Store: ost, Clock: clk, Logger: log, Members: OutcomeMembers{accounts},
-		Outings: OutcomeOutings{outings}, People: outings, Groups: OutcomeGroups{grp}})
+	oc, err := outcomes.New(outcomes.Config{Store: ost, Clock: clk, Logger: log, Members: wiring.OutcomeMembers{A: accounts},
+		Outings: wiring.OutcomeOutings{M: outings}, People: outings, Groups: wiring.OutcomeGroups{G: grp}})
 	must(t, err)
 	mount, err := consoleMount(config{}, accounts, outings, matcher, clk, log, grp, oc)
 	must(t, err)

@@ -1,4 +1,10 @@
-package main
+// Package wiring adapts one domain's service to the narrow interface
+// another declares: outcomes reading accounts, outings, groups and
+// expenses, and the console's Groups, Reports and a person's progress
+// reading groups and outcomes. The domains never import each other; main
+// builds the services and hands them these adapters, and the tests of api
+// and console use the same ones instead of copies.
+package wiring
 
 import (
 	"context"
