@@ -15,25 +15,9 @@ import (
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
 
-func TestStoreSQLite(t *testing.T) {
-	testStore(t, func(t *testing.T) Store {
-		st, err := NewSQLiteStore(context.Background(), sqlitetest.New(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st
-	})
-}
+func TestStoreSQLite(t *testing.T) { testStore(t, sqlitetest.Opener(NewSQLiteStore)) }
 
-func TestStoreMongo(t *testing.T) {
-	testStore(t, func(t *testing.T) Store {
-		st, err := NewMongoStore(context.Background(), dbtest.New(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st
-	})
-}
+func TestStoreMongo(t *testing.T) { testStore(t, dbtest.Opener(NewMongoStore)) }
 
 var t0 = time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)
 

@@ -14,25 +14,9 @@ import (
 	"github.com/clavis-app/clavis/internal/sqlite/sqlitetest"
 )
 
-func TestStoreSQLite(t *testing.T) {
-	testStore(t, func(t *testing.T) Store {
-		st, err := NewSQLiteStore(context.Background(), sqlitetest.New(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st
-	})
-}
+func TestStoreSQLite(t *testing.T) { testStore(t, sqlitetest.Opener(NewSQLiteStore)) }
 
-func TestStoreMongo(t *testing.T) {
-	testStore(t, func(t *testing.T) Store {
-		st, err := NewMongoStore(context.Background(), dbtest.New(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st
-	})
-}
+func TestStoreMongo(t *testing.T) { testStore(t, dbtest.Opener(NewMongoStore)) }
 
 // ct0 is the contract suite's "now".
 var ct0 = time.Date(2026, 9, 1, 8, 0, 0, 0, time.UTC)

@@ -15,27 +15,11 @@ import (
 )
 
 func TestStoreSQLite(t *testing.T) {
-	t.Run("sqlite", func(t *testing.T) {
-		testStore(t, func(t *testing.T) Store {
-			st, err := NewSQLiteStore(context.Background(), sqlitetest.New(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return st
-		})
-	})
+	t.Run("sqlite", func(t *testing.T) { testStore(t, sqlitetest.Opener(NewSQLiteStore)) })
 }
 
 func TestStoreMongo(t *testing.T) {
-	t.Run("mongo", func(t *testing.T) {
-		testStore(t, func(t *testing.T) Store {
-			st, err := NewMongoStore(context.Background(), dbtest.New(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return st
-		})
-	})
+	t.Run("mongo", func(t *testing.T) { testStore(t, dbtest.Opener(NewMongoStore)) })
 }
 
 // ct0 is the contract suite's "now" (ms precision, UTC, as the domain keeps times).

@@ -20,3 +20,16 @@ func New(t testing.TB) *sqlite.DB {
 	t.Cleanup(func() { _ = d.Close() })
 	return d
 }
+
+// Opener makes a contract suite's open function from a package's store
+// constructor: each call a new store on a new database file.
+func Opener[S any](newStore func(context.Context, *sqlite.DB) (S, error)) func(t *testing.T) S {
+	return func(t *testing.T) S {
+		t.Helper()
+		st, err := newStore(context.Background(), New(t))
+		if err != nil {
+			t.Fatalf("open store: %v", err)
+		}
+		return st
+	}
+}
