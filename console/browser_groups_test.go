@@ -122,9 +122,20 @@ func TestBrowserPersonProgressCharts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	g, _ := d.runningGroup(e, "Samtalsgrupp Norr", pia)
 	ctx := tab(t)
 	browserSignIn(t, ctx, e, e.Coord)
 	run(t, ctx, chromedp.Navigate(e.URL+"/console/people/"+pia.ID), chromedp.WaitVisible("svg.wb"), chromedp.WaitVisible("svg.timeline"))
+	var groupsText string
+	run(t, ctx, chromedp.Evaluate(`document.querySelector('section[aria-labelledby="groups-h"]').textContent`, &groupsText))
+	if !strings.Contains(groupsText, "Samtalsgrupp Norr") || !strings.Contains(groupsText, "Deltar") {
+		t.Fatalf("groups on the participant's page: %q", groupsText)
+	}
+	var link int
+	run(t, ctx, chromedp.Evaluate(`document.querySelectorAll('section[aria-labelledby="groups-h"] a[href="/console/groups/`+g.ID+`"]').length`, &link))
+	if link != 1 {
+		t.Fatalf("%d links to the group", link)
+	}
 	var dots, marks int
 	run(t, ctx, chromedp.Evaluate(`document.querySelectorAll("svg.wb circle").length`, &dots),
 		chromedp.Evaluate(`document.querySelectorAll("svg.timeline circle.milestone").length`, &marks))

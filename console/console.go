@@ -65,6 +65,18 @@ type Groups interface {
 	Register(ctx context.Context, who auth.Identity, sessionID string) ([]AttendanceRow, error)
 	// MarkAttendance sets one participant's mark: present, absent or excused.
 	MarkAttendance(ctx context.Context, who auth.Identity, sessionID, participantID, mark string) error
+	// GroupsOf lists a participant's groups for their page (not left).
+	GroupsOf(ctx context.Context, who auth.Identity, participantID string) ([]PersonGroup, error)
+}
+
+// PersonGroup is one of a participant's groups with their place in it.
+type PersonGroup struct {
+	ID, Name string
+	// Status is enrolled, waiting, completed or not_completed.
+	Status string
+	// Position is the place on the waiting list (waiting only).
+	Position       int
+	Attended, Held int
 }
 
 // GroupRow is one group as the Groups page lists it.

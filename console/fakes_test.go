@@ -39,6 +39,10 @@ func (fakeGroups) Register(context.Context, auth.Identity, string) ([]console.At
 	return []console.AttendanceRow{{ParticipantID: "p1", Name: "Pia", Mark: "present"}}, nil
 }
 
+func (fakeGroups) GroupsOf(context.Context, auth.Identity, string) ([]console.PersonGroup, error) {
+	return []console.PersonGroup{{ID: "g1", Name: "Promenadgruppen", Status: "enrolled", Attended: 3, Held: 4}}, nil
+}
+
 func (fakeGroups) MarkAttendance(context.Context, auth.Identity, string, string, string) error {
 	return nil
 }

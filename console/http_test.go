@@ -284,6 +284,14 @@ func TestGroupsAndReportsNavOnlyWhenWired(t *testing.T) {
 	if status, body := c2.get(t, "/console/sessions/s1"); status != 200 || !strings.Contains(body, "Pia") {
 		t.Fatalf("register: %d %s", status, body)
 	}
+	// Without the groups page a participant's page has no groups section.
+	if _, body := c.get(t, "/console/people/"+e.user(auth.RoleParticipant, e.Org, auth.StatusActive, "Pia Ek").ID); strings.Contains(body, "groups-h") {
+		t.Fatal("groups section on a participant's page without the groups page")
+	}
+	pia := e2.user(auth.RoleParticipant, e2.Org, auth.StatusActive, "Pia Ek")
+	if status, body := c2.get(t, "/console/people/"+pia.ID); status != 200 || !strings.Contains(body, `<a href="/console/groups/g1">Promenadgruppen</a> · Deltar · närvarande 3 av 4 träffar`) {
+		t.Fatalf("a participant's groups: %d %s", status, body)
+	}
 	resp, err := c2.Get(e2.URL + "/console/reports.csv?from=2026-01-01&to=2026-11-25")
 	if err != nil {
 		t.Fatal(err)

@@ -83,6 +83,9 @@ type personData struct {
 	Feedback []matching.Feedback
 	Done     string
 	Progress progressData
+	// Participants only, when the groups page is served.
+	Groups      []PersonGroup
+	GroupsShown bool
 }
 
 type comfortPoint struct {
@@ -133,6 +136,12 @@ func (c *Console) person(f *fiber.Ctx) error {
 		data.SupportNeeds = sn.SupportNeeds
 		if data.Progress, err = c.progress(ctx, who, id); err != nil {
 			return c.domainError(f, err)
+		}
+		if c.cfg.Groups != nil {
+			data.GroupsShown = true
+			if data.Groups, err = c.cfg.Groups.GroupsOf(ctx, who, id); err != nil {
+				return c.domainError(f, err)
+			}
 		}
 		given, err := c.cfg.Outings.FeedbackGivenBy(ctx, who, id, 50)
 		if err != nil {

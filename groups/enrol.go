@@ -228,7 +228,31 @@ func (s *Service) MyGroups(ctx context.Context, who auth.Identity, limit int, cu
 	if who.Role != auth.RoleParticipant {
 		return MyGroupPage{}, fault.Forbiddenf("only participants enrol in groups")
 	}
-	list, err := s.st.EnrolmentsOf(ctx, who.UserID, cursor, limit)
+	return s.groupsOf(ctx, who.UserID, limit, cursor)
+}
+
+// ParticipantGroups lists a participant's enrolments (not left) with their
+// groups, for a coordinator of the participant's organisation (the
+// console's page of a person); anyone else's participant is a NotFound.
+func (s *Service) ParticipantGroups(ctx context.Context, who auth.Identity, participantID string, limit int, cursor string) (MyGroupPage, error) {
+	if who.Role != auth.RoleCoordinator || who.OrgID == "" {
+		return MyGroupPage{}, fault.Forbiddenf("only coordinators list a participant's groups")
+	}
+	if limit < 1 || limit > 100 {
+		return MyGroupPage{}, fault.InvalidField("limit", "must be from 1 to 100")
+	}
+	u, err := s.dir.User(ctx, participantID)
+	if fault.KindOf(err) == fault.NotFound || (err == nil && (u.Role != auth.RoleParticipant || u.OrgID != who.OrgID)) {
+		return MyGroupPage{}, fault.NotFoundf("no such participant")
+	}
+	if err != nil {
+		return MyGroupPage{}, fault.Wrap(err, "look up participant")
+	}
+	return s.groupsOf(ctx, participantID, limit, cursor)
+}
+
+func (s *Service) groupsOf(ctx context.Context, participantID string, limit int, cursor string) (MyGroupPage, error) {
+	list, err := s.st.EnrolmentsOf(ctx, participantID, cursor, limit)
 	if err != nil {
 		return MyGroupPage{}, fault.Wrap(err, "list enrolments")
 	}
@@ -261,7 +285,7 @@ func (s *Service) MyGroups(ctx context.Context, who auth.Identity, limit int, cu
 			placed = append(placed, e)
 			continue
 		}
-		fresh, err := s.st.Enrolment(ctx, g.ID, who.UserID)
+		fresh, err := s.st.Enrolment(ctx, g.ID, participantID)
 		if err != nil {
 			return MyGroupPage{}, fault.Wrap(err, "read enrolment")
 		}

@@ -76,6 +76,18 @@ func (c ConsoleGroups) Register(ctx context.Context, who auth.Identity, sessionI
 	return out, nil
 }
 
+func (c ConsoleGroups) GroupsOf(ctx context.Context, who auth.Identity, participantID string) ([]console.PersonGroup, error) {
+	page, err := c.G.ParticipantGroups(ctx, who, participantID, consoleGroupsPage, "")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]console.PersonGroup, len(page.Items))
+	for i, g := range page.Items {
+		out[i] = console.PersonGroup{ID: g.GroupID, Name: g.Group.Name, Status: g.Status, Position: g.Position, Attended: g.Attended, Held: g.Held}
+	}
+	return out, nil
+}
+
 func (c ConsoleGroups) MarkAttendance(ctx context.Context, who auth.Identity, sessionID, participantID, mark string) error {
 	groupID, _, err := c.G.SessionRegister(ctx, who, sessionID)
 	if err != nil {
