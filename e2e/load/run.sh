@@ -6,7 +6,9 @@
 # ferretdb: the same binary with MONGODB_URI pointing at a FerretDB started
 # by e2e/load/ferret, the MongoDB engine as the tests run it). Then the
 # same reads without HTTP as Go benchmarks (e2e/store_bench_test.go), and
-# the API/store ratios, and with two engines the SQLite/FerretDB ratio.
+# the API/store ratios, and with two engines the SQLite/FerretDB ratio;
+# last, a bare Fiber server under the same wrk (the HTTP floor, which
+# bounds the ratios; SKIP_FLOOR=1 leaves it out).
 # Needs wrk, curl, jq, python3 and go. See docs/operations.md, "Load run".
 #
 #   e2e/load/run.sh                       # SQLite, 30 s, 64 connections, 2 threads
@@ -140,6 +142,21 @@ grep -c '"msg":"request"' "$out/$engine.server.log" | sed 's/^/access-log lines:
 
 for engine in $engines; do run_engine "$engine"; done
 
+# The floor: bare Fiber (e2e/load/floor) under the same wrk settings. No
+# endpoint can beat it on this machine, so a read whose store work alone
+# runs at R/s keeps at most floor/(floor+R) of it through HTTP.
+if [ -z "${SKIP_FLOOR:-}" ]; then
+  floor_port=$((port + 10))
+  (cd "$root" && go build -o "$out/floor" ./e2e/load/floor)
+  "$out/floor" -addr "127.0.0.1:$floor_port" 2>"$out/floor.log" &
+  server=$!
+  for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$floor_port/healthz" && break; sleep 0.05; done
+  wrk -t"$threads" -c"$conns" -d5s "http://127.0.0.1:$floor_port/healthz" >/dev/null
+  echo "== floor: bare Fiber GET /healthz (no middleware, no store)"
+  wrk -t"$threads" -c"$conns" -d"$duration" --latency "http://127.0.0.1:$floor_port/healthz" | tee "$out/floor.wrk"
+  cleanup
+fi
+
 if [ -z "${SKIP_BENCH:-}" ]; then
   echo "== Go benchmarks, same reads without HTTP (benchtime $benchtime, count $count)"
   (cd "$root" && go test ./e2e -short -run '^$' -bench 'Store|Service' -benchtime "$benchtime" -count "$count" -v) | tee "$out/bench.txt" \
@@ -195,4 +212,11 @@ if med:
         if drv in med and ("sqlite", name) in api:
             a = api[("sqlite", name)]
             print(f"  {name:20s} vs {drv:36s} in process {ops(drv):8.1f}/s  API {a:8.1f}/s  ratio = {a/ops(drv):.2f}")
+    floor_wrk = os.path.join(out, "floor.wrk")
+    if os.path.exists(floor_wrk):
+        f = float(re.search(r"Requests/sec:\s+([\d.]+)", open(floor_wrk).read()).group(1))
+        print(f"HTTP floor on this machine (bare Fiber, same wrk): {f:.1f} req/s; the best ratio any server could keep:")
+        for drv in ["BenchmarkStoreOutingRequest/c64", "BenchmarkServiceOffers/c64"]:
+            if drv in med:
+                print(f"  vs {drv:36s} floor/(floor + {ops(drv):.1f}) = {f / (f + ops(drv)):.2f}")
 PY
