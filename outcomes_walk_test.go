@@ -17,8 +17,7 @@ import (
 // would paste it: Pia states her gender, answers a baseline and a
 // follow-up check-in, Karin records a milestone and reads the report as
 // JSON and as CSV. TestOutcomesWalkThrough runs it against a real server
-// and writes the transcript to $CLAVIS_WALK_OUT (the issue's
-// /work/brief/out-outcomes/ when run for it).
+// and writes the transcript to $CLAVIS_WALK_OUT when it is set.
 const outcomesWalk = `exec 2>&1
 login() { curl -sS "$BASE/v1/auth/login" -H 'Content-Type: application/json' -d "{\"email\": \"$1\", \"password\": \"clavis-demo-2026\"}" | jq -r .access_token; }
 PIA=$(login pia@demo.clavis.app)
