@@ -23,7 +23,7 @@ func TestSQLiteHotQueriesUseIndexes(t *testing.T) {
 	ids := `["v1","v2","v3"]`
 	q := bookingQuery{busy: span{contractNow, contractNow.Add(time.Hour)},
 		load: []span{{contractNow.Add(-time.Hour), contractNow}, {contractNow, contractNow.Add(time.Hour)}}, participants: []string{"p1"}}
-	bargs, err := bookingArgs([]string{"v1", "v2"}, q)
+	bargs, _, err := bookingArgs([]string{"v1", "v2"}, q)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,9 @@ func TestSQLiteHotQueriesUseIndexes(t *testing.T) {
 		{"preference entries of a participant", sqlDropPrefVols, []any{"p1"}},
 	}
 	want := map[string]string{
-		sqlBookings: "COVERING INDEX outings_volunteer_bookings (volunteer_id=?)", sqlCompletedTogether: "outings_volunteer_bookings (volunteer_id=?)",
+		// One range of start times per volunteer, not all their outings.
+		sqlBookings:           "COVERING INDEX outings_volunteer_bookings (volunteer_id=? AND starts_at>? AND starts_at<?)",
+		sqlCompletedTogether:  "outings_volunteer_bookings (volunteer_id=?)",
 		sqlVolunteersInCells:  "volunteer_profiles_reach (organisation_id=? AND status=? AND home_cell=?",
 		sqlVolunteersReaching: "volunteer_profiles_reach (organisation_id=? AND status=? AND home_cell=?",
 		sqlReportRows:         "COVERING INDEX outings_report (organisation_id=? AND (created_at,id)>(?,?)",
@@ -93,6 +95,8 @@ func TestSQLiteHotQueriesUseIndexes(t *testing.T) {
 		// Not the status index, which grows with every completed outing.
 		sqlPostponementsDue: "outings_postpone_due (postpone_answer_by<?)",
 	}
+	// The shared history from the participant's completed outings alone.
+	wantToo := map[string]string{sqlBookings: "COVERING INDEX outings_participant_history (participant_id=? AND status=?)"}
 	growing := []string{"outings", "outing_people", "outing_offers", "volunteer_profiles", "participant_profiles", "feedback", "preferences", "preference_volunteers"}
 	for _, c := range cases {
 		plan, err := d.QueryPlan(ctx, c.query, c.args...)
@@ -104,6 +108,9 @@ func TestSQLiteHotQueriesUseIndexes(t *testing.T) {
 			t.Errorf("%s scans %v", c.name, bad)
 		}
 		if w, ok := want[c.query]; ok && !strings.Contains(strings.Join(plan, " "), w) {
+			t.Errorf("%s: plan %v does not use %s", c.name, plan, w)
+		}
+		if w, ok := wantToo[c.query]; ok && !strings.Contains(strings.Join(plan, " "), w) {
 			t.Errorf("%s: plan %v does not use %s", c.name, plan, w)
 		}
 	}
