@@ -400,13 +400,31 @@ func (m *Matcher) buildPool(ctx context.Context, o *Outing, now time.Time, inOrd
 	if len(need) == 0 {
 		return p, nil
 	}
+	// The two reads at once when the store allows it: on SQLite each is
+	// several milliseconds of CPU at 10 000 volunteers, and a request
+	// otherwise leaves the second core idle.
+	var ratings []ratingRow
+	var ratingsErr error
+	concurrent := m.st.ConcurrentReads(ctx)
+	done := make(chan struct{})
+	if concurrent {
+		go func() {
+			defer close(done)
+			ratings, ratingsErr = m.st.RatingsOf(ctx, need)
+		}()
+	}
 	rows, err := m.st.BookingsOf(ctx, need, bookingQueryFor(&p.req, o.ParticipantID))
+	if concurrent {
+		<-done
+	}
 	if err != nil {
 		return nil, fault.Wrap(err, "read volunteers' outings")
 	}
-	ratings, err := m.st.RatingsOf(ctx, need)
-	if err != nil {
-		return nil, fault.Wrap(err, "read volunteers' ratings")
+	if !concurrent {
+		ratings, ratingsErr = m.st.RatingsOf(ctx, need)
+	}
+	if ratingsErr != nil {
+		return nil, fault.Wrap(ratingsErr, "read volunteers' ratings")
 	}
 	byVolunteer := make(map[string][]bookingRow, len(need))
 	for _, r := range rows {

@@ -78,6 +78,10 @@ type Store interface {
 	// volunteer's live outings overlapping q.busy, live or completed ones
 	// starting in q.load, and completed ones with q.participants.
 	BookingsOf(ctx context.Context, volunteerIDs []string, q bookingQuery) ([]bookingRow, error)
+	// ConcurrentReads reports whether reads with ctx may run at the same
+	// time on several connections: not inside a write transaction ctx
+	// carries (its reads belong to it, one at a time).
+	ConcurrentReads(ctx context.Context) bool
 
 	// --- offers (the matcher's bookkeeping on open outings) ---
 

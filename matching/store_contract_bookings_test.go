@@ -2,8 +2,10 @@ package matching
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sort"
+	"sync"
 	"testing"
 	"time"
 )
@@ -43,21 +45,25 @@ func contractBookings(t *testing.T, open func(t *testing.T) Store) {
 		mk("other-volunteer", "p9", "v3", StatusConfirmed, busy.from, h)
 		mk("open", "p1", "", StatusOpen, busy.from, h)
 
-		ids := func(vols []string, q bookingQuery) []string {
-			t.Helper()
+		idsOf := func(vols []string, q bookingQuery) ([]string, error) {
 			rows, err := st.BookingsOf(ctx, vols, q)
-			if err != nil {
-				t.Fatal(err)
-			}
 			out := []string{}
 			for _, r := range rows {
 				out = append(out, r.ID)
 				if r.ID == "long-overlap" && (r.VolunteerID != "v1" || r.ParticipantID != "p9" || r.Status != StatusConfirmed ||
 					!r.EndsAt.Equal(busy.from.Add(h))) {
-					t.Errorf("row %+v", r)
+					return nil, fmt.Errorf("row %+v", r)
 				}
 			}
 			sort.Strings(out)
+			return out, err
+		}
+		ids := func(vols []string, q bookingQuery) []string {
+			t.Helper()
+			out, err := idsOf(vols, q)
+			if err != nil {
+				t.Fatal(err)
+			}
 			return out
 		}
 		full := bookingQuery{busy: busy, load: []span{{contractNow.Add(-30 * 24 * h), contractNow}, {contractNow, contractNow.Add(h)}},
@@ -75,5 +81,32 @@ func contractBookings(t *testing.T, open func(t *testing.T) Store) {
 		if got := ids([]string{"v1"}, bookingQuery{busy: busy}); !slices.Equal(got, []string{"long-overlap"}) {
 			t.Errorf("busy alone: %v", got)
 		}
+
+		// Outside a write the candidates' two reads may run at once, and
+		// then find what they find one after the other.
+		if !st.ConcurrentReads(ctx) {
+			t.Fatal("reads outside a write transaction must be allowed to run at once")
+		}
+		if err := st.InsertFeedback(ctx, &Feedback{ID: "history-old:p1", OutingID: "history-old", OrgID: "org1", AuthorID: "p1",
+			AuthorRole: "participant", ParticipantID: "p1", VolunteerID: "v1", Rating: 4, CreatedAt: contractNow}); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				if got, err := idsOf([]string{"v1", "v2"}, full); err != nil || !slices.Equal(got, want) {
+					t.Errorf("at once: %v %v", got, err)
+				}
+			}()
+			go func() {
+				defer wg.Done()
+				if rs, err := st.RatingsOf(ctx, []string{"v1", "v2"}); err != nil || len(rs) != 1 || rs[0].Rating != 4 {
+					t.Errorf("ratings at once: %+v %v", rs, err)
+				}
+			}()
+		}
+		wg.Wait()
 	})
 }

@@ -453,6 +453,8 @@ func distinct(ids []string) []string {
 
 func slicesClone[T any](s []T) []T { return append([]T(nil), s...) }
 
+func (s *sqliteStore) ConcurrentReads(ctx context.Context) bool { return !s.inTx(ctx) }
+
 // BookingsOf reads each volunteer's outings in one range of start times
 // (one seek per volunteer on their index, instead of all their outings as
 // when the shared history was one more branch of an OR), and the

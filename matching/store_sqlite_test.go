@@ -193,3 +193,26 @@ func TestConfirmedAtBackfill(t *testing.T) {
 		}
 	}
 }
+
+// Inside a write transaction (a decision of TransitionOuting) reads join
+// it on its one connection: the candidates' reads must then not run at once.
+func TestSQLiteReadsInAWriteAreNotConcurrent(t *testing.T) {
+	ctx := context.Background()
+	st, err := NewSQLiteStore(ctx, sqlitetest.New(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.InsertOuting(ctx, contractOuting("o1", "p1", contractNow.Add(time.Hour), contractNow)); err != nil {
+		t.Fatal(err)
+	}
+	inside := true
+	if _, _, err := st.TransitionOuting(ctx, "o1", contractNow, func(ctx context.Context, o *Outing) (Move, error) {
+		inside = st.ConcurrentReads(ctx)
+		return Move{}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if inside || !st.ConcurrentReads(ctx) {
+		t.Fatalf("concurrent reads: %v inside a write, %v outside", inside, st.ConcurrentReads(ctx))
+	}
+}
