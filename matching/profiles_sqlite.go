@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"slices"
 
 	"github.com/clavis-app/clavis/auth"
 	"github.com/clavis-app/clavis/internal/sqlite"
@@ -158,12 +159,53 @@ func (s *sqliteStore) VolunteersInCells(ctx context.Context, q VolunteerQuery) (
 		query, keys, args = sqlVolunteersReaching, sqlVolunteerKeysReaching, reachArgs(q, string(cells))
 	}
 	if !s.inTx(ctx) {
-		ps, err := cachedDocs(ctx, s.q(ctx), s.profiles, keys, args, sqlVolunteerDocs)
+		ps, err := s.cachedInCells(ctx, q, keys)
 		if !errors.Is(err, errStale) {
 			return ps, err
 		}
 	}
 	return queryJSON[VolunteerProfile](ctx, s.q(ctx), query, args...)
+}
+
+// cachedInCells answers VolunteersInCells from the doc cache. From two
+// cells on, the keys query runs in two halves at once on two connections:
+// it was a third of a candidates request at 10 000 volunteers. The index
+// gives a query's rows cell by cell in ascending order, so the halves
+// (the lower cells, then the upper) put together are the whole query's
+// rows in its order, and the limit is taken of them.
+func (s *sqliteStore) cachedInCells(ctx context.Context, q VolunteerQuery, keys string) ([]VolunteerProfile, error) {
+	part := func(cells []string) ([]VolunteerProfile, error) {
+		raw, err := json.Marshal(cells)
+		if err != nil {
+			return nil, err
+		}
+		args := []any{q.OrgID, string(q.Status), string(raw), boolInt(q.WithProfile), q.Limit}
+		if q.Reach != nil {
+			args = reachArgs(q, string(raw))
+		}
+		return cachedDocs(ctx, s.q(ctx), s.profiles, keys, args, sqlVolunteerDocs)
+	}
+	cells := slices.Sorted(slices.Values(distinct(q.Cells)))
+	if len(cells) < 2 {
+		return part(nonNil(cells))
+	}
+	var upper []VolunteerProfile
+	var upperErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		upper, upperErr = part(cells[len(cells)/2:])
+	}()
+	lower, err := part(cells[:len(cells)/2])
+	<-done
+	if err == nil {
+		err = upperErr
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := append(lower, upper...)
+	return out[:min(len(out), q.Limit)], nil
 }
 
 func reachArgs(q VolunteerQuery, cells string) []any {
