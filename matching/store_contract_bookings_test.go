@@ -75,6 +75,15 @@ func contractBookings(t *testing.T, open func(t *testing.T) Store) {
 		if got := ids([]string{"v1", "v2"}, bookingQuery{participants: []string{"p1"}}); !slices.Equal(got, []string{"history-old", "history-recent"}) {
 			t.Errorf("history alone: %v", got)
 		}
+		// A volunteer's offers: one volunteer, the participants of many outings.
+		offers := full
+		offers.participants = []string{"p5", "p1", "p7"}
+		if got := ids([]string{"v2"}, offers); !slices.Equal(got, []string{"history-recent", "in-progress", "load-end"}) {
+			t.Errorf("one volunteer, three participants: %v", got)
+		}
+		if got := ids([]string{"v1"}, bookingQuery{participants: []string{"p1", "p5"}}); !slices.Equal(got, []string{"history-old"}) {
+			t.Errorf("one volunteer's history alone: %v", got)
+		}
 		if got := ids([]string{"v2"}, bookingQuery{load: []span{{contractNow.Add(-h), contractNow.Add(h)}}}); !slices.Equal(got, []string{"load-end"}) {
 			t.Errorf("one load window alone: %v", got)
 		}

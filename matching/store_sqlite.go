@@ -95,10 +95,12 @@ const (
 	// outings are few.
 	sqlCompletedTogether = `SELECT 1 FROM outings INDEXED BY outings_volunteer_bookings
 		WHERE volunteer_id = ? AND participant_id = ? AND status = 'completed' LIMIT 1`
-	// Two branches (see BookingsOf): each candidate's outings starting in
-	// one range of times, then the participants' completed outings with
-	// anyone (history = 1), which BookingsOf filters by volunteer. A ?10
-	// range that is empty skips the first branch before any seek.
+	// See BookingsOf: each volunteer's outings starting in one range of
+	// times (a ?8..?9 range that is empty skips it before any seek), then
+	// the shared history (history = 1) from the side with fewer ids (?12):
+	// the participants' completed outings with anyone, which BookingsOf
+	// filters by volunteer, or the volunteers' completed outings with the
+	// participants. The branch not taken is skipped the same way.
 	sqlBookings = `SELECT o.id, o.volunteer_id, o.participant_id, o.status, o.starts_at, o.ends_at, 0 AS history
 		FROM json_each(?1) AS v JOIN outings AS o INDEXED BY outings_volunteer_bookings
 		ON o.volunteer_id = v.value AND o.starts_at >= ?8 AND o.starts_at < ?9
@@ -108,7 +110,11 @@ const (
 		      AND ((o.starts_at >= ?4 AND o.starts_at < ?5) OR (o.starts_at >= ?6 AND o.starts_at < ?7))))
 		UNION ALL
 		SELECT id, volunteer_id, participant_id, status, starts_at, ends_at, 1 FROM outings INDEXED BY outings_participant_history
-		WHERE participant_id IN (SELECT value FROM json_each(?10)) AND status = 'completed'
+		WHERE ?12 = 0 AND participant_id IN (SELECT value FROM json_each(?10)) AND status = 'completed'
+		UNION ALL
+		SELECT o.id, o.volunteer_id, o.participant_id, o.status, o.starts_at, o.ends_at, 1
+		FROM json_each(?1) AS v JOIN outings AS o INDEXED BY outings_volunteer_bookings ON o.volunteer_id = v.value
+		WHERE ?12 = 1 AND o.status = 'completed' AND o.participant_id IN (SELECT value FROM json_each(?10))
 		LIMIT ?11`
 )
 
@@ -409,7 +415,7 @@ func bookingArgs(volunteerIDs []string, q bookingQuery) ([]any, []string, error)
 	lo, hi := bookingRange(q)
 	return []any{string(who), sqlite.Millis(q.busy.to), sqlite.Millis(q.busy.from),
 		sqlite.Millis(load[0].from), sqlite.Millis(load[0].to), sqlite.Millis(load[1].from), sqlite.Millis(load[1].to),
-		lo, hi, string(parts), maxBookingRows}, volunteerIDs, nil
+		lo, hi, string(parts), maxBookingRows, boolInt(len(volunteerIDs) <= len(q.participants))}, volunteerIDs, nil
 }
 
 // bookingRange is the smallest range of starts_at (Unix ms, [lo, hi))
@@ -457,10 +463,12 @@ func (s *sqliteStore) ConcurrentReads(ctx context.Context) bool { return !s.inTx
 
 // BookingsOf reads each volunteer's outings in one range of start times
 // (one seek per volunteer on their index, instead of all their outings as
-// when the shared history was one more branch of an OR), and the
-// participants' completed outings from theirs: a participant's history
-// is short beside the candidates', so it is filtered by volunteer here. An
-// outing found by both is kept once.
+// when the shared history was one more branch of an OR), and the shared
+// history from the smaller side: for a candidate set (many volunteers, one
+// participant) the participant's completed outings, filtered by volunteer
+// here; for a volunteer's offers (one volunteer, the participants of many
+// outings) the volunteer's completed outings with any of them. An outing
+// found twice is kept once.
 func (s *sqliteStore) BookingsOf(ctx context.Context, volunteerIDs []string, q bookingQuery) ([]bookingRow, error) {
 	args, volunteerIDs, err := bookingArgs(volunteerIDs, q)
 	if err != nil {
