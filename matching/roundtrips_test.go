@@ -364,6 +364,11 @@ func (s *countingStore) ReportRows(ctx context.Context, orgID string, from, to t
 	return s.inner.ReportRows(ctx, orgID, from, to, after, limit)
 }
 
+func (s *countingStore) RatingTotalsOf(ctx context.Context, volunteerIDs []string, participantID string) ([]ratingTotal, error) {
+	s.count("RatingTotalsOf")
+	return s.inner.RatingTotalsOf(ctx, volunteerIDs, participantID)
+}
+
 func (s *countingStore) RatingsOf(ctx context.Context, volunteerIDs []string) ([]ratingRow, error) {
 	s.count("RatingsOf")
 	return s.inner.RatingsOf(ctx, volunteerIDs)

@@ -134,6 +134,10 @@ type Store interface {
 	// RatingsOf is the one query on feedback for a candidate set: every
 	// rating participants gave these volunteers.
 	RatingsOf(ctx context.Context, volunteerIDs []string) ([]ratingRow, error)
+	// RatingTotalsOf is the same for a candidate set in totals: per
+	// volunteer with any, how many ratings from 1 to 5 participants gave
+	// them and their sum, and of those the ones participantID gave.
+	RatingTotalsOf(ctx context.Context, volunteerIDs []string, participantID string) ([]ratingTotal, error)
 	// EraseFeedbackOf replaces a user's id in feedback by ErasedActor and
 	// drops the comments they wrote or that were written about their outings.
 	EraseFeedbackOf(ctx context.Context, userID string) error

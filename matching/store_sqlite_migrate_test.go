@@ -3,7 +3,9 @@ package matching
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io/fs"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -108,5 +110,36 @@ func TestParticipantHistoryMigration(t *testing.T) {
 	plan, err := d.QueryPlan(ctx, sqlBookings, bargs...)
 	if err != nil || !strings.Contains(strings.Join(plan, " "), "outings_participant_history") {
 		t.Fatalf("plan %v %v", plan, err)
+	}
+}
+
+// A database of schema 00032 gains its volunteers' rating totals from the
+// feedback it holds, and the triggers keep them from there on.
+func TestVolunteerRatingsMigration(t *testing.T) {
+	ctx := context.Background()
+	d := sqlitetest.New(t)
+	migrateBefore(t, d, "00033")
+	for i, r := range []struct {
+		role      string
+		volunteer string
+		rating    int
+	}{{"participant", "v1", 5}, {"participant", "v1", 2}, {"participant", "v1", 0}, {"volunteer", "v1", 4}, {"participant", "v2", 3}} {
+		if _, err := d.ExecContext(ctx, sqlInsertFeedback, fmt.Sprintf("o%d:p1", i), fmt.Sprintf("o%d", i), "org1", "p1", r.role,
+			"p1", r.volunteer, r.rating, "", nil, nil, sqlite.Millis(contractNow)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := NewSQLiteStore(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.InsertFeedback(ctx, &Feedback{ID: "o9:p2", OutingID: "o9", OrgID: "org1", AuthorID: "p2", AuthorRole: "participant",
+		ParticipantID: "p2", VolunteerID: "v2", Rating: 4, CreatedAt: contractNow}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.RatingTotalsOf(ctx, []string{"v1", "v2"}, "p1")
+	want := []ratingTotal{{VolunteerID: "v1", Ratings: 2, Sum: 7, RatingsWith: 2, SumWith: 7}, {VolunteerID: "v2", Ratings: 2, Sum: 7, RatingsWith: 1, SumWith: 3}}
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("totals %+v %v\nwant %+v", got, err, want)
 	}
 }

@@ -56,6 +56,8 @@ func TestSQLiteHotQueriesUseIndexes(t *testing.T) {
 			WithProfile: true, Limit: 20000, Reach: &GeoPoint{Lat: 56.67, Lon: 12.86}}, `["c1","c2"]`)},
 		{"volunteer by id (the weekly count is on its commitments)", sqlVolunteerByID, []any{"v1"}},
 		{"ratings of a candidate set", sqlRatings, []any{ids, 50000}},
+		{"rating totals of a candidate set", sqlRatingTotals, []any{ids}},
+		{"ratings a participant gave", sqlRatingsGivenBy, []any{"p1"}},
 		{"feedback by author", sqlFeedbackByAuthor, []any{"u1"}},
 		{"feedback on an outing", sqlFeedbackOnOuting, []any{"o1"}},
 		{"erase feedback (participant)", sqlEraseFeedbackParticipant, []any{"u1"}},
@@ -83,6 +85,8 @@ func TestSQLiteHotQueriesUseIndexes(t *testing.T) {
 		sqlVolunteersReaching: "volunteer_profiles_reach (organisation_id=? AND status=? AND home_cell=?",
 		sqlReportRows:         "COVERING INDEX outings_report (organisation_id=? AND (created_at,id)>(?,?)",
 		sqlRatings:            "COVERING INDEX feedback_by_volunteer (volunteer_id=? AND author_role=?)", sqlOffersFor: "outing_offers USING PRIMARY KEY (volunteer_id=?)",
+		sqlRatingTotals:   "SEARCH t USING PRIMARY KEY (volunteer_id=?)",
+		sqlRatingsGivenBy: "COVERING INDEX feedback_participant_ratings (participant_id=? AND author_role=?)",
 
 		// The box is tested on the index, before any row is read.
 		sqlOpenNear: "outings_open_in_box (organisation_id=? AND status=? AND starts_at>?)",
