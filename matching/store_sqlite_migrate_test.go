@@ -103,11 +103,11 @@ func TestParticipantHistoryMigration(t *testing.T) {
 	if err != nil || len(rows) != 1 || rows[0].ID != "old" || rows[0].Status != StatusCompleted {
 		t.Fatalf("bookings %+v %v", rows, err)
 	}
-	bargs, _, err := bookingArgs([]string{"v1"}, bookingQuery{participants: []string{"p1"}})
+	bquery, bargs, _, err := bookingArgs([]string{"v1", "v2"}, bookingQuery{participants: []string{"p1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, err := d.QueryPlan(ctx, sqlBookings, bargs...)
+	plan, err := d.QueryPlan(ctx, bquery, bargs...)
 	if err != nil || !strings.Contains(strings.Join(plan, " "), "outings_participant_history") {
 		t.Fatalf("plan %v %v", plan, err)
 	}
