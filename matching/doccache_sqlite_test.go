@@ -2,6 +2,8 @@ package matching
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"slices"
 	"testing"
 	"testing/fstest"
@@ -216,5 +218,63 @@ func TestSQLiteDocStampsFromPreviousSchema(t *testing.T) {
 	os, err := st.OpenOutingsNear(ctx, "org1", boxAround(GeoPoint{Lat: 56.6744, Lon: 12.8578}, 10), contractNow, 10)
 	if err != nil || len(os) != 1 || os[0].Note != "note" {
 		t.Fatalf("after the migration: %v %v", os, err)
+	}
+}
+
+// The cached prefilter runs its keys query in two halves of the cells: put
+// together they are the uncached query's rows, in its order, to its limit.
+func TestSQLiteCachedPrefilterInHalves(t *testing.T) {
+	ctx := context.Background()
+	d := sqlitetest.New(t)
+	st, err := NewSQLiteStore(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := GeoPoint{Lat: 56.6744, Lon: 12.8578}
+	cells := CellsCovering(at.Lat, at.Lon, MaxTravelRadiusKm)
+	for i := range 60 {
+		home := GeoPoint{Lat: at.Lat + float64(i%7-3)*0.06, Lon: at.Lon + float64(i%11-5)*0.08}
+		if _, err := st.UpdateVolunteer(ctx, fmt.Sprintf("v%02d", i), true, func(p *VolunteerProfile) (bool, error) {
+			p.OrgID, p.Status, p.HasProfile, p.Home, p.HomeCell = "org1", auth.StatusActive, true, home, HomeCell(home.Lat, home.Lon)
+			p.TravelRadiusKm, p.Languages, p.Gender, p.MaxOutingsPerWeek = float64(5+i%40), []string{"sv"}, "female", 2
+			return true, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := func(ps []VolunteerProfile) []string {
+		out := []string{}
+		for _, p := range ps {
+			out = append(out, p.UserID)
+		}
+		return out
+	}
+	distinctCells := map[string]bool{}
+	for _, reach := range []*GeoPoint{nil, &at} {
+		for _, limit := range []int{100, 7} {
+			q := VolunteerQuery{OrgID: "org1", Status: auth.StatusActive, Cells: cells, WithProfile: true, Limit: limit, Reach: reach}
+			raw, _ := json.Marshal(cells)
+			query, args := sqlVolunteersInCells, []any{"org1", "active", string(raw), 1, limit}
+			if reach != nil {
+				query, args = sqlVolunteersReaching, reachArgs(q, string(raw))
+			}
+			want, err := queryJSON[VolunteerProfile](ctx, d.DB, query, args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := st.VolunteersInCells(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(ids(got), ids(want)) || len(want) == 0 {
+				t.Errorf("reach %v, limit %d: %v\nwant %v", reach != nil, limit, ids(got), ids(want))
+			}
+			for _, p := range want {
+				distinctCells[p.HomeCell] = true
+			}
+		}
+	}
+	if len(distinctCells) < 3 {
+		t.Fatalf("homes in %d cells: the halves are not put to the test", len(distinctCells))
 	}
 }

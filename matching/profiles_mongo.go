@@ -182,6 +182,15 @@ func (s *mongoStore) RatingsOf(ctx context.Context, volunteerIDs []string) ([]ra
 	return rows, err
 }
 
+// RatingTotalsOf sums RatingsOf's rows.
+func (s *mongoStore) RatingTotalsOf(ctx context.Context, volunteerIDs []string, participantID string) ([]ratingTotal, error) {
+	rows, err := s.RatingsOf(ctx, volunteerIDs)
+	if err != nil {
+		return nil, err
+	}
+	return totalRatings(rows, participantID), nil
+}
+
 func (s *mongoStore) EraseFeedbackOf(ctx context.Context, userID string) error {
 	upd := func(filter, update bson.M) error {
 		_, err := s.d.Gate().UpdateMany(ctx, s.feedback, filter, update)

@@ -83,6 +83,10 @@ type Store interface {
 	// volunteer's live outings overlapping q.busy, live or completed ones
 	// starting in q.load, and completed ones with q.participants.
 	BookingsOf(ctx context.Context, volunteerIDs []string, q bookingQuery) ([]bookingRow, error)
+	// ConcurrentReads reports whether reads with ctx may run at the same
+	// time on several connections: not inside a write transaction ctx
+	// carries (its reads belong to it, one at a time).
+	ConcurrentReads(ctx context.Context) bool
 
 	// --- offers (the matcher's bookkeeping on open outings) ---
 
@@ -135,6 +139,10 @@ type Store interface {
 	// RatingsOf is the one query on feedback for a candidate set: every
 	// rating participants gave these volunteers.
 	RatingsOf(ctx context.Context, volunteerIDs []string) ([]ratingRow, error)
+	// RatingTotalsOf is the same for a candidate set in totals: per
+	// volunteer with any, how many ratings from 1 to 5 participants gave
+	// them and their sum, and of those the ones participantID gave.
+	RatingTotalsOf(ctx context.Context, volunteerIDs []string, participantID string) ([]ratingTotal, error)
 	// EraseFeedbackOf replaces a user's id in feedback by ErasedActor and
 	// drops the comments they wrote or that were written about their outings.
 	EraseFeedbackOf(ctx context.Context, userID string) error

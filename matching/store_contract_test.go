@@ -276,6 +276,8 @@ func testStore(t *testing.T, open func(t *testing.T) Store) {
 	})
 
 	contractOutingsStarting(t, open)
+	contractBookings(t, open)
+	contractRatingTotals(t, open)
 	contractPostponeAsks(t, open)
 
 	t.Run("sweeps and bookings", func(t *testing.T) {

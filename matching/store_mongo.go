@@ -435,6 +435,10 @@ func (s *mongoStore) CompletedOutingsTogether(ctx context.Context, participantID
 	return out, err
 }
 
+// ConcurrentReads: the engine keeps no transaction in ctx, and the driver
+// is safe for concurrent use.
+func (s *mongoStore) ConcurrentReads(context.Context) bool { return true }
+
 // BookingsOf is a single $or so that the (on the embedded store, scanned)
 // collection is read once.
 func (s *mongoStore) BookingsOf(ctx context.Context, volunteerIDs []string, q bookingQuery) ([]bookingRow, error) {

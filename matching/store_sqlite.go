@@ -97,7 +97,24 @@ const (
 		WHERE volunteer_id = ? AND participant_id = ? AND status = 'completed' LIMIT 1`
 	sqlOutingsTogether = `SELECT doc FROM outings INDEXED BY outings_volunteer_bookings
 		WHERE volunteer_id = ?1 AND participant_id = ?2 AND status = 'completed' ORDER BY starts_at DESC, id DESC LIMIT ?3`
-	sqlBookings = `SELECT id, volunteer_id, participant_id, status, starts_at, ends_at FROM outings INDEXED BY outings_volunteer_bookings
+	// See BookingsOf. For many volunteers: each one's outings starting in
+	// one range of times (a ?8..?9 range that is empty skips it before any
+	// seek), then the participants' completed outings with anyone (history
+	// = 1), which BookingsOf filters by volunteer.
+	sqlBookings = `SELECT o.id, o.volunteer_id, o.participant_id, o.status, o.starts_at, o.ends_at, 0 AS history
+		FROM json_each(?1) AS v JOIN outings AS o INDEXED BY outings_volunteer_bookings
+		ON o.volunteer_id = v.value AND o.starts_at >= ?8 AND o.starts_at < ?9
+		WHERE ?8 < ?9
+		AND ((o.status IN ('pending_approval', 'confirmed', 'in_progress') AND o.starts_at < ?2 AND o.ends_at > ?3)
+		  OR (o.status IN ('pending_approval', 'confirmed', 'in_progress', 'completed')
+		      AND ((o.starts_at >= ?4 AND o.starts_at < ?5) OR (o.starts_at >= ?6 AND o.starts_at < ?7))))
+		UNION ALL
+		SELECT id, volunteer_id, participant_id, status, starts_at, ends_at, 1 FROM outings INDEXED BY outings_participant_history
+		WHERE participant_id IN (SELECT value FROM json_each(?10)) AND status = 'completed'
+		LIMIT ?11`
+	// For a volunteer's offers (one volunteer, the participants of many
+	// outings): every outing of the volunteer once, tested for all three.
+	sqlBookingsOfFew = `SELECT id, volunteer_id, participant_id, status, starts_at, ends_at, 0 FROM outings INDEXED BY outings_volunteer_bookings
 		WHERE volunteer_id IN (SELECT value FROM json_each(?1))
 		AND ((status IN ('pending_approval', 'confirmed', 'in_progress') AND starts_at < ?2 AND ends_at > ?3)
 		  OR (status IN ('pending_approval', 'confirmed', 'in_progress', 'completed')
@@ -388,49 +405,133 @@ func (s *sqliteStore) HasCompletedOutingTogether(ctx context.Context, participan
 	return err == nil, err
 }
 
-// bookingArgs are sqlBookings' arguments for q (two load windows; an
-// unused one is empty).
-func bookingArgs(volunteerIDs []string, q bookingQuery) ([]any, error) {
+// bookingArgs are the query BookingsOf runs for q and its arguments (two
+// load windows; an unused one is empty), and the volunteers without repeats.
+func bookingArgs(volunteerIDs []string, q bookingQuery) (string, []any, []string, error) {
+	if len(q.load) > 2 {
+		return "", nil, nil, errors.New("matching: at most two load windows")
+	}
+	volunteerIDs = distinct(volunteerIDs)
 	who, err := json.Marshal(volunteerIDs)
 	if err != nil {
-		return nil, err
+		return "", nil, nil, err
 	}
 	parts, err := json.Marshal(nonNil(q.participants))
 	if err != nil {
-		return nil, err
+		return "", nil, nil, err
 	}
 	load := append(slicesClone(q.load), span{}, span{})
-	if len(q.load) > 2 {
-		return nil, errors.New("matching: at most two load windows")
+	args := []any{string(who), sqlite.Millis(q.busy.to), sqlite.Millis(q.busy.from),
+		sqlite.Millis(load[0].from), sqlite.Millis(load[0].to), sqlite.Millis(load[1].from), sqlite.Millis(load[1].to)}
+	if len(volunteerIDs) <= len(q.participants) {
+		return sqlBookingsOfFew, append(args, string(parts), maxBookingRows), volunteerIDs, nil
 	}
-	return []any{string(who), sqlite.Millis(q.busy.to), sqlite.Millis(q.busy.from),
-		sqlite.Millis(load[0].from), sqlite.Millis(load[0].to), sqlite.Millis(load[1].from), sqlite.Millis(load[1].to),
-		string(parts), maxBookingRows}, nil
+	lo, hi := bookingRange(q)
+	return sqlBookings, append(args, lo, hi, string(parts), maxBookingRows), volunteerIDs, nil
+}
+
+// bookingRange is the smallest range of starts_at (Unix ms, [lo, hi))
+// holding every outing q asks for by time; lo == hi when none. A live
+// outing overlapping q.busy starts at most MaxOutingLength before it: every
+// way of setting an outing's times (create, reschedule, postpone) keeps it
+// that long at most. Between the windows lie only the volunteers' future
+// outings (the busy and weekly windows are around a start, the 30-day one
+// ends now), which are few: one range reads nearly nothing more than three.
+func bookingRange(q bookingQuery) (lo, hi int64) {
+	spans := slicesClone(q.load)
+	if q.busy.to.After(q.busy.from) {
+		spans = append(spans, span{q.busy.from.Add(-MaxOutingLength), q.busy.to})
+	}
+	first := true
+	for _, w := range spans {
+		if !w.to.After(w.from) {
+			continue
+		}
+		from, to := sqlite.Millis(w.from), sqlite.Millis(w.to)
+		if first {
+			lo, hi, first = from, to, false
+			continue
+		}
+		lo, hi = min(lo, from), max(hi, to)
+	}
+	return lo, hi
+}
+
+func distinct(ids []string) []string {
+	seen := make(map[string]bool, len(ids))
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 func slicesClone[T any](s []T) []T { return append([]T(nil), s...) }
 
+func (s *sqliteStore) ConcurrentReads(ctx context.Context) bool { return !s.inTx(ctx) }
+
+// BookingsOf reads each volunteer's outings in one range of start times
+// (one seek per volunteer on their index, instead of all their outings as
+// when the shared history was one more branch of an OR), and the shared
+// history from the smaller side: for a candidate set (many volunteers, one
+// participant) the participant's completed outings, filtered by volunteer
+// here; an outing found twice is kept once. For a volunteer's offers (one
+// volunteer, the participants of many outings) reading all of the
+// volunteer's outings once is cheaper still (sqlBookingsOfFew).
 func (s *sqliteStore) BookingsOf(ctx context.Context, volunteerIDs []string, q bookingQuery) ([]bookingRow, error) {
-	args, err := bookingArgs(volunteerIDs, q)
+	query, args, volunteerIDs, err := bookingArgs(volunteerIDs, q)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.q(ctx).QueryContext(ctx, sqlBookings, args...)
+	rows, err := s.q(ctx).QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []bookingRow
+	var history []bookingRow
+	var wanted map[string]bool
 	for rows.Next() {
 		var r bookingRow
 		var start, end int64
-		if err := rows.Scan(&r.ID, &r.VolunteerID, &r.ParticipantID, &r.Status, &start, &end); err != nil {
+		var fromHistory bool
+		if err := rows.Scan(&r.ID, &r.VolunteerID, &r.ParticipantID, &r.Status, &start, &end, &fromHistory); err != nil {
 			return nil, err
 		}
 		r.StartsAt, r.EndsAt = sqlite.Time(start), sqlite.Time(end)
-		out = append(out, r)
+		if !fromHistory {
+			out = append(out, r)
+			continue
+		}
+		if wanted == nil {
+			wanted = make(map[string]bool, len(volunteerIDs))
+			for _, id := range volunteerIDs {
+				wanted[id] = true
+			}
+		}
+		if wanted[r.VolunteerID] {
+			history = append(history, r)
+		}
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(history) == 0 {
+		return out, nil
+	}
+	seen := make(map[string]bool, len(out))
+	for _, r := range out {
+		seen[r.ID] = true
+	}
+	for _, r := range history {
+		if !seen[r.ID] {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }
 
 func (s *sqliteStore) ReportRows(ctx context.Context, orgID string, from, to time.Time, after *pageCursor, limit int) ([]ReportOuting, error) {

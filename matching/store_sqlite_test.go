@@ -23,7 +23,11 @@ func TestSQLiteHotQueriesUseIndexes(t *testing.T) {
 	ids := `["v1","v2","v3"]`
 	q := bookingQuery{busy: span{contractNow, contractNow.Add(time.Hour)},
 		load: []span{{contractNow.Add(-time.Hour), contractNow}, {contractNow, contractNow.Add(time.Hour)}}, participants: []string{"p1"}}
-	bargs, err := bookingArgs([]string{"v1", "v2"}, q)
+	bquery, bargs, _, err := bookingArgs([]string{"v1", "v2"}, q)
+	if err != nil || bquery != sqlBookings {
+		t.Fatal(bquery, err)
+	}
+	fquery, fargs, _, err := bookingArgs([]string{"v1"}, bookingQuery{busy: q.busy, load: q.load, participants: []string{"p1", "p2"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,12 +55,15 @@ func TestSQLiteHotQueriesUseIndexes(t *testing.T) {
 		{"people of an outing", sqlDropPeople, []any{"o1"}},
 		{"completed together", sqlCompletedTogether, []any{"v1", "p1"}},
 		{"completed outings together (the approvals page)", sqlOutingsTogether, []any{"v1", "p1", 5}},
-		{"bookings of a candidate set (busy, weekly and 30-day load, history)", sqlBookings, bargs},
+		{"bookings of a candidate set (busy, weekly and 30-day load, history)", bquery, bargs},
+		{"bookings of one volunteer with many participants (offers)", fquery, fargs},
 		{"volunteers in cells", sqlVolunteersInCells, []any{"org1", "active", `["c1","c2"]`, 1, 20000}},
 		{"volunteers in cells reaching a point", sqlVolunteersReaching, reachArgs(VolunteerQuery{OrgID: "org1", Status: "active",
 			WithProfile: true, Limit: 20000, Reach: &GeoPoint{Lat: 56.67, Lon: 12.86}}, `["c1","c2"]`)},
 		{"volunteer by id (the weekly count is on its commitments)", sqlVolunteerByID, []any{"v1"}},
 		{"ratings of a candidate set", sqlRatings, []any{ids, 50000}},
+		{"rating totals of a candidate set", sqlRatingTotals, []any{ids}},
+		{"ratings a participant gave", sqlRatingsGivenBy, []any{"p1"}},
 		{"feedback by author", sqlFeedbackByAuthor, []any{"u1"}},
 		{"feedback on an outing", sqlFeedbackOnOuting, []any{"o1"}},
 		{"erase feedback (participant)", sqlEraseFeedbackParticipant, []any{"u1"}},
@@ -77,12 +84,16 @@ func TestSQLiteHotQueriesUseIndexes(t *testing.T) {
 		{"preference entries of a participant", sqlDropPrefVols, []any{"p1"}},
 	}
 	want := map[string]string{
-		sqlBookings: "COVERING INDEX outings_volunteer_bookings (volunteer_id=?)", sqlCompletedTogether: "outings_volunteer_bookings (volunteer_id=?)",
+		// One range of start times per volunteer, not all their outings.
+		sqlBookings:           "COVERING INDEX outings_volunteer_bookings (volunteer_id=? AND starts_at>? AND starts_at<?)",
+		sqlCompletedTogether:  "outings_volunteer_bookings (volunteer_id=?)",
 		sqlOutingsTogether:    "outings_volunteer_bookings (volunteer_id=?)",
 		sqlVolunteersInCells:  "volunteer_profiles_reach (organisation_id=? AND status=? AND home_cell=?",
 		sqlVolunteersReaching: "volunteer_profiles_reach (organisation_id=? AND status=? AND home_cell=?",
 		sqlReportRows:         "COVERING INDEX outings_report (organisation_id=? AND (created_at,id)>(?,?)",
 		sqlRatings:            "COVERING INDEX feedback_by_volunteer (volunteer_id=? AND author_role=?)", sqlOffersFor: "outing_offers USING PRIMARY KEY (volunteer_id=?)",
+		sqlRatingTotals:   "SEARCH t USING PRIMARY KEY (volunteer_id=?)",
+		sqlRatingsGivenBy: "COVERING INDEX feedback_participant_ratings (participant_id=? AND author_role=?)",
 
 		// The box is tested on the index, before any row is read.
 		sqlOpenNear: "outings_open_in_box (organisation_id=? AND status=? AND starts_at>?)",
@@ -95,6 +106,8 @@ func TestSQLiteHotQueriesUseIndexes(t *testing.T) {
 		// Not the status index, which grows with every completed outing.
 		sqlPostponementsDue: "outings_postpone_due (postpone_answer_by<?)",
 	}
+	// The shared history from the participant's completed outings alone.
+	wantToo := map[string]string{sqlBookings: "COVERING INDEX outings_participant_history (participant_id=? AND status=?)"}
 	growing := []string{"outings", "outing_people", "outing_offers", "volunteer_profiles", "participant_profiles", "feedback", "preferences", "preference_volunteers"}
 	for _, c := range cases {
 		plan, err := d.QueryPlan(ctx, c.query, c.args...)
@@ -106,6 +119,9 @@ func TestSQLiteHotQueriesUseIndexes(t *testing.T) {
 			t.Errorf("%s scans %v", c.name, bad)
 		}
 		if w, ok := want[c.query]; ok && !strings.Contains(strings.Join(plan, " "), w) {
+			t.Errorf("%s: plan %v does not use %s", c.name, plan, w)
+		}
+		if w, ok := wantToo[c.query]; ok && !strings.Contains(strings.Join(plan, " "), w) {
 			t.Errorf("%s: plan %v does not use %s", c.name, plan, w)
 		}
 	}
@@ -185,6 +201,50 @@ func TestConfirmedAtBackfill(t *testing.T) {
 		var got int64
 		if err := d.QueryRowContext(ctx, `SELECT confirmed_at FROM outings WHERE id = ?`, id).Scan(&got); err != nil || got != want {
 			t.Errorf("%s: confirmed_at %d %v, want %d", id, got, err, want)
+		}
+	}
+}
+
+// Inside a write transaction (a decision of TransitionOuting) reads join
+// it on its one connection: the candidates' reads must then not run at once.
+func TestSQLiteReadsInAWriteAreNotConcurrent(t *testing.T) {
+	ctx := context.Background()
+	st, err := NewSQLiteStore(ctx, sqlitetest.New(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.InsertOuting(ctx, contractOuting("o1", "p1", contractNow.Add(time.Hour), contractNow)); err != nil {
+		t.Fatal(err)
+	}
+	inside := true
+	if _, _, err := st.TransitionOuting(ctx, "o1", contractNow, func(ctx context.Context, o *Outing) (Move, error) {
+		inside = st.ConcurrentReads(ctx)
+		return Move{}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if inside || !st.ConcurrentReads(ctx) {
+		t.Fatalf("concurrent reads: %v inside a write, %v outside", inside, st.ConcurrentReads(ctx))
+	}
+}
+
+// The shared history comes from the side with fewer ids: the participant's
+// outings for a candidate set; for a volunteer's offers, all of the
+// volunteer's outings (reading the completed outings of every participant
+// near them, with anyone, made the offers list six times slower in
+// BenchmarkFigures).
+func TestSQLiteBookingsHistoryFromTheSmallerSide(t *testing.T) {
+	for _, c := range []struct {
+		volunteers, participants []string
+		want                     string
+	}{
+		{[]string{"v1", "v2", "v3"}, []string{"p1"}, sqlBookings},
+		{[]string{"v1"}, []string{"p1", "p2", "p3"}, sqlBookingsOfFew},
+		{[]string{"v1"}, nil, sqlBookings},
+	} {
+		query, _, _, err := bookingArgs(c.volunteers, bookingQuery{participants: c.participants})
+		if err != nil || query != c.want {
+			t.Errorf("%d volunteers, %d participants: %.60s (%v)", len(c.volunteers), len(c.participants), query, err)
 		}
 	}
 }
