@@ -223,30 +223,17 @@ func applyBookings(req *MatchRequest, c *Candidate, rows []bookingRow) {
 	}
 }
 
-// applyRatings fills a candidate's ratings from every participant and from
-// req's participant.
+// applyRatings fills a candidate's ratings from their rating rows (every
+// participant's, and req's participant's apart), as the totals would.
 func applyRatings(req *MatchRequest, c *Candidate, rows []ratingRow) {
-	var sum, sumWith, nWith int
-	for _, r := range rows {
-		if r.Rating < 1 || r.Rating > 5 {
-			continue
+	for _, t := range totalRatings(rows, req.ParticipantID) {
+		if t.VolunteerID == c.ID {
+			applyRatingTotal(c, t)
 		}
-		sum += r.Rating
-		c.Ratings++
-		if r.ParticipantID == req.ParticipantID && req.ParticipantID != "" {
-			sumWith += r.Rating
-			nWith++
-		}
-	}
-	if c.Ratings > 0 {
-		c.AvgRating = float64(sum) / float64(c.Ratings)
-	}
-	if nWith > 0 {
-		c.AvgRatingWith = float64(sumWith) / float64(nWith)
 	}
 }
 
-// applyRatingTotal is applyRatings from a volunteer's totals.
+// applyRatingTotal fills a candidate's ratings from their totals.
 func applyRatingTotal(c *Candidate, t ratingTotal) {
 	c.Ratings = t.Ratings
 	if t.Ratings > 0 {
