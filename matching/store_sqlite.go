@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/clavis-app/clavis/internal/sqlite"
@@ -420,7 +421,7 @@ func bookingArgs(volunteerIDs []string, q bookingQuery) (string, []any, []string
 	if err != nil {
 		return "", nil, nil, err
 	}
-	load := append(slicesClone(q.load), span{}, span{})
+	load := append(slices.Clone(q.load), span{}, span{})
 	args := []any{string(who), sqlite.Millis(q.busy.to), sqlite.Millis(q.busy.from),
 		sqlite.Millis(load[0].from), sqlite.Millis(load[0].to), sqlite.Millis(load[1].from), sqlite.Millis(load[1].to)}
 	if len(volunteerIDs) <= len(q.participants) {
@@ -438,7 +439,7 @@ func bookingArgs(volunteerIDs []string, q bookingQuery) (string, []any, []string
 // outings (the busy and weekly windows are around a start, the 30-day one
 // ends now), which are few: one range reads nearly nothing more than three.
 func bookingRange(q bookingQuery) (lo, hi int64) {
-	spans := slicesClone(q.load)
+	spans := slices.Clone(q.load)
 	if q.busy.to.After(q.busy.from) {
 		spans = append(spans, span{q.busy.from.Add(-MaxOutingLength), q.busy.to})
 	}
@@ -468,8 +469,6 @@ func distinct(ids []string) []string {
 	}
 	return out
 }
-
-func slicesClone[T any](s []T) []T { return append([]T(nil), s...) }
 
 func (s *sqliteStore) ConcurrentReads(ctx context.Context) bool { return !s.inTx(ctx) }
 
